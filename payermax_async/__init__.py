@@ -1,0 +1,62 @@
+"""payermax-async: the asyncio SDK for PayerMax payouts.
+
+Signed requests, verified responses and notifications, exactly-once payouts keyed on ``outTradeNo``,
+and an embedded sandbox so everything runs offline. The public names below are pinned by a test.
+"""
+
+from __future__ import annotations
+
+from ._client import PayerMaxClient
+from ._config import Environment, PayerMaxConfig
+from ._keys import KeyPair, generate_keypair
+from ._version import __version__ as __version__
+from .errors import (
+    APIError,
+    ConfigurationError,
+    IdempotencyConflictError,
+    OrderNotFoundError,
+    PayerMaxError,
+    PayoutOutcomeUnknown,
+    ResponseSignatureError,
+    SignatureError,
+    TransportError,
+    ValidationError,
+    WebhookSignatureError,
+)
+from .models import (
+    FieldValidationResult,
+    PayoutNotification,
+    PayoutOrder,
+    PayoutRequest,
+    PayoutResult,
+    PayoutStatus,
+)
+from .signing import RsaSigner, RsaVerifier, Signer
+
+__all__ = [
+    "APIError",
+    "ConfigurationError",
+    "Environment",
+    "FieldValidationResult",
+    "IdempotencyConflictError",
+    "KeyPair",
+    "OrderNotFoundError",
+    "PayerMaxClient",
+    "PayerMaxConfig",
+    "PayerMaxError",
+    "PayoutNotification",
+    "PayoutOrder",
+    "PayoutOutcomeUnknown",
+    "PayoutRequest",
+    "PayoutResult",
+    "PayoutStatus",
+    "ResponseSignatureError",
+    "RsaSigner",
+    "RsaVerifier",
+    "SignatureError",
+    "Signer",
+    "TransportError",
+    "ValidationError",
+    "WebhookSignatureError",
+    "generate_keypair",
+]

@@ -1,0 +1,109 @@
+"""The request pipeline: immutable ``Call`` in, immutable ``Reply`` out, through one middleware type.
+
+A middleware is ``async def mw(call, next) -> Reply``. It may look at or replace the call
+(``attrs.evolve``), await ``next`` zero or more times, and look at or replace the reply. Values are never
+mutated, so every retry starts from the same clean call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import aiohttp
+import attrs
+
+from ._envelope import encode_data
+
+__all__ = ["Call", "Handler", "Middleware", "Reply", "build_chain"]
+
+
+@attrs.frozen
+class Call:
+    """One logical API call as it travels down the chain.
+
+    Attributes:
+        api: the PayerMax apiName, e.g. ``paymentOrderPay``.
+        data: the request's ``data`` object (a private copy; treat it as read-only).
+        data_json: ``data`` serialised once, compact UTF-8; these bytes are what every attempt sends.
+        idempotency_key: the ``outTradeNo`` of a payout, fixed before the first attempt; ``None`` for
+            reads.
+        timeout: a per-call timeout overriding the client's.
+        body: the signed envelope bytes (set by the signing middleware).
+        headers: HTTP headers to send (the signing middleware adds ``sign``).
+        attempt: 1 for the first attempt; the retry middleware counts up.
+    """
+
+    api: str
+    data: Mapping[str, object]
+    data_json: bytes
+    idempotency_key: str | None = None
+    timeout: aiohttp.ClientTimeout | None = None
+    body: bytes | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    attempt: int = 1
+
+    @classmethod
+    def build(
+        cls,
+        api: str,
+        data: Mapping[str, object],
+        *,
+        idempotency_key: str | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> Call:
+        """Serialise ``data`` once and keep a private copy, so later changes by the caller to their
+        mapping cannot alter what a retry sends."""
+        data_json = encode_data(data)
+        return cls(
+            api=api,
+            data=json.loads(data_json),
+            data_json=data_json,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+        )
+
+
+@attrs.frozen
+class Reply:
+    """A verified ``APPLY_SUCCESS`` answer from the gateway.
+
+    Attributes:
+        api: the apiName that was called.
+        code: PayerMax's code (``APPLY_SUCCESS``).
+        msg: PayerMax's message.
+        data: the response's ``data`` object, if any.
+        http_status: the HTTP status.
+        raw: the response body exactly as received (its signature was verified over these bytes).
+        headers: the response headers.
+    """
+
+    api: str
+    code: str
+    msg: str
+    data: Mapping[str, object] | None
+    http_status: int
+    raw: bytes
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+Handler = Callable[[Call], Awaitable[Reply]]
+Middleware = Callable[[Call, Handler], Awaitable[Reply]]
+
+
+def _bind(middleware: Middleware, next_handler: Handler) -> Handler:
+    async def handler(call: Call) -> Reply:
+        return await middleware(call, next_handler)
+
+    return handler
+
+
+def build_chain(middlewares: Sequence[Middleware], terminal: Handler) -> Handler:
+    """Compose ``middlewares`` around ``terminal`` once; the first middleware is the outermost.
+
+    ``build_chain([a, b], t)(call)`` runs ``a`` → ``b`` → ``t`` on the way in and back out in reverse.
+    """
+    handler = terminal
+    for middleware in reversed(middlewares):
+        handler = _bind(middleware, handler)
+    return handler

@@ -1,0 +1,116 @@
+"""``PayerMaxClient``: owns the configuration, the transport, the idempotency store and the chain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+
+import aiohttp
+
+from ._chain import Call, Middleware, Reply, build_chain
+from ._config import PayerMaxConfig, check_base_url
+from ._envelope import EnvelopeWriter
+from ._transport import DEFAULT_TIMEOUT, AiohttpTransport
+from .errors import ClientClosedError, ConfigurationError
+from .middleware.signing import SigningMiddleware
+from .resources.payouts import Payouts, TimeoutInput, as_client_timeout
+from .signing import RsaSigner, Signer
+
+__all__ = ["PayerMaxClient"]
+
+
+class PayerMaxClient:
+    """An asyncio client for PayerMax payouts.
+
+    Use one client per process (it pools connections) and close it when done::
+
+        async with PayerMaxClient(PayerMaxConfig.from_env()) as client:
+            result = await client.payouts.create(request)
+
+    Args:
+        config: merchant credentials and gateway.
+        signer: signs request bodies; defaults to an in-process :class:`RsaSigner` with the configured
+            private key. Pass a KMS/HSM or process-pool signer here.
+        store: reserved for the idempotency journal (see the reliability layer).
+        retry: reserved for the retry policy (see the reliability layer).
+        timeout: the default timeout, in seconds (total) or as an ``aiohttp.ClientTimeout``.
+        session: an ``aiohttp.ClientSession`` to borrow (the client never closes it).
+        middlewares: extra middlewares, run between the reliability layer and signing (logging,
+            metrics, hooks): ``async def mw(call, next) -> Reply``.
+
+    Raises:
+        ConfigurationError: a setting is not usable (e.g. plain http to a non-loopback host).
+    """
+
+    def __init__(
+        self,
+        config: PayerMaxConfig,
+        *,
+        signer: Signer | None = None,
+        store: object | None = None,
+        retry: object | None = None,
+        timeout: TimeoutInput = None,
+        session: aiohttp.ClientSession | None = None,
+        middlewares: Sequence[Middleware] = (),
+    ) -> None:
+        if not isinstance(config, PayerMaxConfig):  # untyped callers
+            msg = f"config must be a PayerMaxConfig, not {type(config).__name__}"
+            raise ConfigurationError(msg)
+        self.config = config
+        self._signer: Signer = signer if signer is not None else RsaSigner(config.private_key)
+        self._transport = AiohttpTransport(
+            check_base_url(config.gateway_url),
+            config.verifier,
+            session=session,
+            timeout=as_client_timeout(timeout) or DEFAULT_TIMEOUT,
+        )
+        writer = EnvelopeWriter(
+            app_id=config.app_id,
+            merchant_no=config.merchant_no,
+            version=config.api_version,
+            key_version=config.key_version,
+        )
+        # The onion, outermost first. Each attempt of the retry layer passes through the user's
+        # middlewares and is signed afresh (new requestTime) right before the transport.
+        chain: list[Middleware] = [
+            *middlewares,
+            SigningMiddleware(self._signer, writer),
+        ]
+        self._handler = build_chain(chain, self._transport)
+        self._closed = False
+        self.payouts = Payouts(self)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client was closed."""
+        return self._closed
+
+    async def send(self, call: Call) -> Reply:
+        """Send a call through the whole chain. Resources use this; most users never need it."""
+        if self._closed:
+            msg = "this PayerMaxClient is closed; create a new one"
+            raise ClientClosedError(msg)
+        return await self._handler(call)
+
+    async def aclose(self) -> None:
+        """Close the client's own HTTP session. Safe to call more than once."""
+        self._closed = True
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> PayerMaxClient:
+        if self._closed:
+            msg = "this PayerMaxClient is closed; create a new one"
+            raise ClientClosedError(msg)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"PayerMaxClient(merchant_no={self.config.merchant_no!r}, {state})"

@@ -1,0 +1,1 @@
+"""The client's resource namespaces (``client.payouts``)."""

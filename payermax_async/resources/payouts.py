@@ -1,0 +1,314 @@
+"""``client.payouts``: the payout operations, each building a ``Call`` and parsing its ``Reply``."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, TypeVar
+
+import aiohttp
+
+from .._chain import Call, Reply
+from .._rules import check_out_trade_no, check_payout_data, check_validation_data
+from ..errors import (
+    GatewayError,
+    InvalidResponseError,
+    RateLimitError,
+    TransportError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from ..models._converter import structure, unstructure
+from ..models.payouts import (
+    FieldValidationRequest,
+    PayoutOrder,
+    PayoutRequest,
+    PayoutResult,
+    PayoutStatus,
+)
+from ..models.validation import FieldValidationResult
+
+if TYPE_CHECKING:
+    from .._client import PayerMaxClient
+
+__all__ = ["API_BATCH_QUERY", "API_PAY", "API_QUERY", "API_VALIDATE", "Payouts"]
+
+API_VALIDATE = "paymentFieldValidation"
+API_PAY = "paymentOrderPay"
+API_QUERY = "paymentOrderQry"
+API_BATCH_QUERY = "paymentOrderBatchQry"
+
+#: Fields of a payout's data that field validation does not take (PROTOCOL.md §5).
+_NOT_VALIDATED = ("outTradeNo", "trade", "notifyUrl", "reference", "userId", "riskParams")
+_MAX_WINDOW = timedelta(days=1)
+_MAX_PAGES_PER_WINDOW = 10_000
+_BATCH_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+PayoutInput = PayoutRequest | Mapping[str, object]
+ValidationInput = FieldValidationRequest | PayoutRequest | Mapping[str, object]
+TimeoutInput = float | aiohttp.ClientTimeout | None
+T = TypeVar("T")
+
+
+def as_client_timeout(timeout: TimeoutInput) -> aiohttp.ClientTimeout | None:
+    """Accept seconds (total) or an ``aiohttp.ClientTimeout``."""
+    if timeout is None or isinstance(timeout, aiohttp.ClientTimeout):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        msg = "timeout must be a positive number of seconds or an aiohttp.ClientTimeout"
+        raise ValidationError(msg, field="timeout")
+    return aiohttp.ClientTimeout(total=float(timeout))
+
+
+def payout_data(request: PayoutInput) -> tuple[Mapping[str, object], str]:
+    """Turn a payout request (model or wire mapping) into checked wire data and its outTradeNo."""
+    data = unstructure(request) if isinstance(request, PayoutRequest) else request
+    out_trade_no = check_payout_data(data)
+    return data, out_trade_no
+
+
+def _validation_data(request: ValidationInput) -> Mapping[str, object]:
+    if isinstance(request, PayoutRequest):
+        wire = unstructure(request)
+        data: Mapping[str, object] = {k: v for k, v in wire.items() if k not in _NOT_VALIDATED}
+    elif isinstance(request, FieldValidationRequest):
+        data = unstructure(request)
+    else:
+        data = request
+    check_validation_data(data)
+    return data
+
+
+def _utc(moment: object, field: str) -> datetime:
+    if not isinstance(moment, datetime):
+        msg = f"{field} must be a datetime"
+        raise ValidationError(msg, field=field)
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def day_windows(begin: datetime, end: datetime) -> builtins.list[tuple[datetime, datetime]]:
+    """Split ``[begin, end]`` into consecutive windows of at most one day (the gateway's limit)."""
+    windows = []
+    start = begin
+    while start < end:  # bounded: each turn advances by up to one day towards a finite end
+        stop = min(start + _MAX_WINDOW, end)
+        windows.append((start, stop))
+        start = stop
+    return windows
+
+
+class Payouts:
+    """The payout operations of a :class:`~payermax_async.PayerMaxClient` (``client.payouts``).
+
+    Every request may be an attrs model or a plain mapping in wire form (camelCase ``data``); a mapping
+    is checked and then sent as given.
+    """
+
+    def __init__(self, client: PayerMaxClient, *, batch_query_api: str = API_BATCH_QUERY) -> None:
+        self._client = client
+        self._batch_query_api = batch_query_api
+
+    async def _data(self, call: Call, cls: type[T]) -> T:
+        reply = await self._client.send(call)
+        return _parse(reply, cls)
+
+    async def validate(
+        self, request: ValidationInput, *, timeout: TimeoutInput = None
+    ) -> FieldValidationResult:
+        """Check payee fields with the gateway before paying (``paymentFieldValidation``).
+
+        Returns the verdict per field; a failed field is not an exception (``result.ok`` is false).
+
+        Raises:
+            ValidationError: the request is malformed (before any I/O).
+        """
+        call = Call.build(
+            API_VALIDATE, _validation_data(request), timeout=as_client_timeout(timeout)
+        )
+        return await self._data(call, FieldValidationResult)
+
+    async def create(self, request: PayoutInput, *, timeout: TimeoutInput = None) -> PayoutResult:
+        """Initiate one payout (``paymentOrderPay``). Payouts are irrevocable.
+
+        The request's ``outTradeNo`` is used as given on every attempt; it is never invented or changed.
+
+        Raises:
+            ValidationError: the request is malformed (before any I/O).
+            InvalidRequestError: the gateway refused the payout; no order exists.
+            PayoutOutcomeUnknown: the payout may exist; settle it with ``reconcile()``.
+        """
+        data, out_trade_no = payout_data(request)
+        call = Call.build(
+            API_PAY, data, idempotency_key=out_trade_no, timeout=as_client_timeout(timeout)
+        )
+        return await self._data(call, PayoutResult)
+
+    async def retrieve(self, out_trade_no: str, *, timeout: TimeoutInput = None) -> PayoutOrder:
+        """Query one payout by its ``outTradeNo`` (``paymentOrderQry``).
+
+        Raises:
+            OrderNotFoundError: the gateway holds no such payout.
+        """
+        check_out_trade_no(out_trade_no)
+        call = Call.build(
+            API_QUERY, {"outTradeNo": out_trade_no}, timeout=as_client_timeout(timeout)
+        )
+        return await self._data(call, PayoutOrder)
+
+    async def list(
+        self,
+        *,
+        begin: datetime,
+        end: datetime,
+        status: PayoutStatus | str | None = None,
+        country: str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[PayoutOrder]:
+        """Iterate over the payouts created in ``[begin, end]``, oldest first, across all pages.
+
+        Windows longer than a day are split into one-day queries (the gateway's limit); naive datetimes
+        are taken as UTC.
+
+        Raises:
+            ValidationError: bad window, status, country or page size (before any I/O).
+        """
+        start, stop = _utc(begin, "begin"), _utc(end, "end")
+        if stop <= start:
+            msg = "end must be later than begin"
+            raise ValidationError(msg, field="end")
+        if (
+            isinstance(page_size, bool)
+            or not isinstance(page_size, int)
+            or not 1 <= page_size <= 100
+        ):
+            msg = "page_size must be an integer from 1 to 100"
+            raise ValidationError(msg, field="pageSize")
+        filters: dict[str, object] = {}
+        if status is not None:
+            try:
+                filters["status"] = PayoutStatus(status).value
+            except ValueError:
+                msg = "status must be one of PENDING, SUCCESS, FAILED, BOUNCEBACK"
+                raise ValidationError(msg, field="status") from None
+        if country is not None:
+            check_validation_country(country)
+            filters["country"] = country
+        # Adjacent windows share their boundary second, so an order stamped on it may be listed by
+        # both; remember the previous window's numbers to yield each order once.
+        previous: set[str] = set()
+        for window_start, window_end in day_windows(start, stop):
+            current: set[str] = set()
+            async for order in self._window(window_start, window_end, filters, page_size):
+                if order.out_trade_no in previous or order.out_trade_no in current:
+                    continue
+                current.add(order.out_trade_no)
+                yield order
+            previous = current
+
+    async def _window(
+        self, begin: datetime, end: datetime, filters: Mapping[str, object], page_size: int
+    ) -> AsyncIterator[PayoutOrder]:
+        seen = 0
+        for page in range(1, _MAX_PAGES_PER_WINDOW + 1):
+            data = {
+                "queryBeginTime": begin.astimezone(timezone.utc).strftime(_BATCH_TIME_FORMAT),
+                "queryEndTime": end.astimezone(timezone.utc).strftime(_BATCH_TIME_FORMAT),
+                "pageSize": page_size,
+                "currentPageIndex": page,
+                **filters,
+            }
+            reply = await self._client.send(Call.build(self._batch_query_api, data))
+            orders, total = _parse_page(reply)
+            for order in orders:
+                yield order
+            seen += len(orders)
+            if len(orders) < page_size or (total is not None and seen >= total):
+                return
+
+    async def wait_until_final(
+        self,
+        out_trade_no: str,
+        *,
+        timeout: float,
+        poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+    ) -> PayoutOrder:
+        """Poll a payout until it is ``SUCCESS``, ``FAILED`` or ``BOUNCEBACK``.
+
+        Polls start ``poll_interval`` seconds apart and back off by half each time, up to
+        ``max_poll_interval``. Transient query failures are ridden out until ``timeout``.
+
+        Raises:
+            WaitTimeoutError: still not final after ``timeout`` seconds (``.last_order`` has the latest
+                state seen).
+            OrderNotFoundError: the gateway holds no such payout.
+        """
+        check_out_trade_no(out_trade_no)
+        if timeout <= 0 or poll_interval < 0:
+            msg = "timeout must be positive and poll_interval not negative"
+            raise ValidationError(msg, field="timeout")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        interval = poll_interval
+        last: PayoutOrder | None = None
+        for _ in range(1_000_000):  # bounded by the deadline long before this count
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                last = await _within(self.retrieve(out_trade_no), remaining)
+            except (TransportError, GatewayError, RateLimitError, asyncio.TimeoutError):
+                pass  # transient: try again at the next poll
+            else:
+                if last.is_final:
+                    return last
+            pause = min(interval, deadline - loop.time())
+            if pause > 0:
+                await asyncio.sleep(pause)
+            interval = min(max_poll_interval, interval * 1.5 if interval else 0.0)
+        msg = f"payout …{out_trade_no[-4:]} is not final after {timeout:g} s"
+        raise WaitTimeoutError(msg, out_trade_no=out_trade_no, last_order=last)
+
+
+async def _within(awaitable: Awaitable[T], seconds: float) -> T:
+    return await asyncio.wait_for(awaitable, seconds)
+
+
+def check_validation_country(country: object) -> None:
+    """Check a country filter (two uppercase letters)."""
+    if not isinstance(country, str) or len(country) != 2 or not country.isupper():
+        msg = "country must be two uppercase letters (ISO 3166-1 alpha-2)"
+        raise ValidationError(msg, field="country")
+
+
+def _parse(reply: Reply, cls: type[T]) -> T:
+    return _parse_data(reply.data, cls, api=reply.api, http_status=reply.http_status)
+
+
+def _parse_data(data: object, cls: type[T], *, api: str, http_status: int) -> T:
+    try:
+        return structure(data, cls, what=f"{api} data")
+    except ValidationError as exc:
+        # The gateway accepted the call but its data is not what the protocol says: for a payout
+        # that is an unknown outcome, never a definite failure.
+        raise InvalidResponseError(str(exc), http_status=http_status) from None
+
+
+def _parse_page(reply: Reply) -> tuple[builtins.list[PayoutOrder], int | None]:
+    data = reply.data or {}
+    raw_orders = data.get("orderList") or []
+    if not isinstance(raw_orders, builtins.list):
+        msg = f"{reply.api} data.orderList is not a list"
+        raise InvalidResponseError(msg, http_status=reply.http_status)
+    orders = [
+        _parse_data(item, PayoutOrder, api=reply.api, http_status=reply.http_status)
+        for item in raw_orders
+    ]
+    total = data.get("totalCount")
+    try:
+        total_count = int(total) if total is not None and total != "" else None  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        total_count = None
+    return orders, total_count
