@@ -37,6 +37,8 @@ __all__ = [
     "PayoutSubStatus",
     "RiskParams",
     "Trade",
+    "is_forward",
+    "status_rank",
 ]
 
 
@@ -62,6 +64,30 @@ class PayoutStatus(str, enum.Enum):
 
 #: Statuses after which ``wait_until_final`` stops polling.
 FINAL_STATUSES = frozenset({PayoutStatus.SUCCESS, PayoutStatus.FAILED, PayoutStatus.BOUNCEBACK})
+
+_RANK = {
+    PayoutStatus.PENDING: 0,
+    PayoutStatus.SUCCESS: 1,
+    PayoutStatus.FAILED: 1,
+    PayoutStatus.BOUNCEBACK: 2,
+}
+
+
+def status_rank(status: PayoutStatus) -> int:
+    """Position of ``status`` in the payout's life: PENDING 0, SUCCESS/FAILED 1, BOUNCEBACK 2."""
+    return _RANK[status]
+
+
+def is_forward(old: PayoutStatus | None, new: PayoutStatus) -> bool:
+    """Whether moving from ``old`` to ``new`` advances a payout (a late PENDING never rewinds SUCCESS;
+    SUCCESS → BOUNCEBACK is forward; FAILED and BOUNCEBACK are terminal)."""
+    if old is None:
+        return True
+    if old in (PayoutStatus.FAILED, PayoutStatus.BOUNCEBACK):
+        return False
+    if old is PayoutStatus.SUCCESS:
+        return new is PayoutStatus.BOUNCEBACK
+    return status_rank(new) > status_rank(old)
 
 
 class PayoutSubStatus(str, enum.Enum):
