@@ -23,13 +23,16 @@ import json
 import os
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._keys import KeyMaterial
 from ..errors import ConfigurationError, SignatureError, ValidationError, WebhookSignatureError
 from ..models._converter import mask, structure
 from ..models.notifications import PayoutNotification
 from ..signing import RsaVerifier, peek_key_version
+
+if TYPE_CHECKING:
+    from .._config import PayerMaxConfig
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "NOTIFY_TYPE_PAYOUT", "WebhookVerifier", "verify_file"]
 
@@ -118,6 +121,22 @@ class WebhookVerifier:
         self._merchant_no = merchant_no
         self._app_id = app_id
         self._max_body_bytes = max_body_bytes
+
+    @classmethod
+    def from_config(
+        cls, config: PayerMaxConfig, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    ) -> WebhookVerifier:
+        """A verifier with the config's platform key(s), checking its ``merchantNo`` and ``appId``.
+
+        Raises:
+            ConfigurationError: ``max_body_bytes`` is invalid.
+        """
+        return cls(
+            config.platform_public_key,
+            merchant_no=config.merchant_no,
+            app_id=config.app_id,
+            max_body_bytes=max_body_bytes,
+        )
 
     @property
     def max_body_bytes(self) -> int:

@@ -13,6 +13,7 @@ import pytest
 from payermax_async import (
     ConfigurationError,
     KeyPair,
+    PayerMaxConfig,
     PayoutStatus,
     RsaSigner,
     ValidationError,
@@ -384,6 +385,17 @@ def test_constructor_validates_eagerly(
     """Bad keys and bad options raise ConfigurationError at construction, not at first use."""
     with pytest.raises(ConfigurationError):
         WebhookVerifier(platform_keys.public_key if key is None else key, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_from_config_checks_merchant_and_app(config: PayerMaxConfig, sign: Sign) -> None:
+    """from_config uses the config's platform key and refuses other merchants and apps."""
+    verifier = WebhookVerifier.from_config(config, max_body_bytes=4096)
+    assert verifier.max_body_bytes == 4096
+    body, signature = sign(notification())
+    assert (await verifier.verify(body, signature)).merchant_no == config.merchant_no
+    body, signature = sign(notification(appId="another-app"))
+    with pytest.raises(ValidationError, match="appId"):
+        await verifier.verify(body, signature)
 
 
 def test_repr_shows_no_key_material(platform_keys: KeyPair) -> None:
