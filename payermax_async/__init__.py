@@ -32,6 +32,7 @@ from .models import (
     PayoutStatus,
 )
 from .signing import RsaSigner, RsaVerifier, Signer
+from .webhooks import WebhookVerifier
 
 __all__ = [
     "APIError",
@@ -58,5 +59,6 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "WebhookSignatureError",
+    "WebhookVerifier",
     "generate_keypair",
 ]

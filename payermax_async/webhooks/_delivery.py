@@ -1,0 +1,227 @@
+"""What both HTTP adapters do with a received notification: verify, check, deduplicate, deliver, ack.
+
+The adapters only move bytes (reading the body up to the size cap, writing the reply); every decision
+about a notification is made here, once, so aiohttp and ASGI answer exactly alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from decimal import Decimal
+
+import attrs
+
+from ..errors import ConfigurationError, ValidationError, WebhookSignatureError
+from ..models._converter import mask
+from ..models.notifications import PayoutNotification
+from ..models.payouts import PayoutOrder, is_forward
+from .dedupe import MemoryNotificationLedger, NotificationLedger
+from .verifier import WebhookVerifier
+
+__all__ = ["ACK", "NotificationCallback", "NotificationReceiver", "Reply"]
+
+logger = logging.getLogger("payermax_async.webhooks")
+
+#: The exact body PayerMax expects back; anything else counts as "not delivered" and is retried.
+ACK = b'{"code":"SUCCESS","msg":"Success"}'
+
+#: What the app passes to receive notifications: an async function, called once per forward status.
+NotificationCallback = Callable[[PayoutNotification], Awaitable[object]]
+
+
+@attrs.frozen
+class Reply:
+    """An HTTP answer: status code and JSON body."""
+
+    status: int
+    body: bytes
+
+
+def _reply(status: int, code: str, msg: str) -> Reply:
+    return Reply(status, json.dumps({"code": code, "msg": msg}, separators=(",", ":")).encode())
+
+
+ACKNOWLEDGED = Reply(200, ACK)
+UNAUTHORIZED = _reply(401, "SIGN_INVALID", "signature verification failed")
+MALFORMED = _reply(400, "NOTIFICATION_INVALID", "malformed or foreign notification")
+MISMATCH = _reply(400, "TRADE_MISMATCH", "amount or currency differs from the payout sent")
+TOO_LARGE = _reply(413, "BODY_TOO_LARGE", "notification body is too large")
+NOT_ALLOWED = _reply(405, "METHOD_NOT_ALLOWED", "only POST is accepted")
+NOT_PROCESSED = _reply(500, "NOT_PROCESSED", "notification not processed; please retry")
+
+
+class _Slot:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+
+
+class _KeyedLocks:
+    """One asyncio lock per key, kept only while someone holds or waits for it.
+
+    The table never holds more entries than there are requests in flight, so it stays bounded however
+    many payouts pass through.
+    """
+
+    __slots__ = ("_slots",)
+
+    def __init__(self) -> None:
+        self._slots: dict[str, _Slot] = {}
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = _Slot()
+        slot.users += 1
+        try:
+            async with slot.lock:
+                yield
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                del self._slots[key]
+
+
+def _matches(order: PayoutOrder, expected: tuple[Decimal, str]) -> bool:
+    trade = order.trade
+    if trade is None or trade.amount is None or trade.currency is None:
+        return False
+    amount, currency = expected
+    # Numeric comparison: "150000" and "150000.00" are the same amount.
+    return trade.amount == amount and trade.currency == currency
+
+
+def _frames(exc: BaseException) -> str:
+    """The traceback's frames without the exception message (which may quote payee data)."""
+    return "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+
+
+class NotificationReceiver:
+    """Turns one received body and its ``sign`` header values into the HTTP reply.
+
+    Args:
+        verifier: checks signatures and parses notifications.
+        on_notification: the app's async callback.
+        dedupe: the ledger of delivered results; ``None`` means a fresh in-memory one.
+
+    Raises:
+        ConfigurationError: an argument has the wrong type.
+    """
+
+    __slots__ = ("_callback", "_ledger", "_locks", "_verifier")
+
+    def __init__(
+        self,
+        verifier: WebhookVerifier,
+        on_notification: NotificationCallback,
+        dedupe: NotificationLedger | None = None,
+    ) -> None:
+        if not isinstance(verifier, WebhookVerifier):
+            msg = f"verifier must be a WebhookVerifier, not {type(verifier).__name__}"
+            raise ConfigurationError(msg)
+        if not callable(on_notification):
+            msg = "on_notification must be an async callable taking a PayoutNotification"
+            raise ConfigurationError(msg)
+        if dedupe is not None and not isinstance(dedupe, NotificationLedger):
+            msg = (
+                "dedupe must implement NotificationLedger "
+                "(last_notified, mark_notified, expected_trade)"
+            )
+            raise ConfigurationError(msg)
+        self._verifier = verifier
+        self._callback = on_notification
+        self._ledger: NotificationLedger = (
+            dedupe if dedupe is not None else MemoryNotificationLedger()
+        )
+        self._locks = _KeyedLocks()
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The body size above which the adapters answer 413 without reading further."""
+        return self._verifier.max_body_bytes
+
+    async def handle(self, body: bytes, sign_values: Sequence[str]) -> Reply:
+        """Verify, check, deduplicate and deliver one notification; never raises."""
+        if len(body) > self._verifier.max_body_bytes:
+            return TOO_LARGE
+        if len(sign_values) > 1:
+            logger.warning("notification refused (401): more than one sign header")
+            return UNAUTHORIZED
+        sign = sign_values[0] if sign_values else None
+        try:
+            notification = await self._verifier.verify(body, sign)
+        except WebhookSignatureError as exc:
+            logger.warning("notification refused (401): %s", exc)
+            return UNAUTHORIZED
+        except ValidationError as exc:
+            logger.warning("notification refused (400): %s", exc)
+            return MALFORMED
+        except Exception as exc:
+            logger.error("notification verification failed unexpectedly: %s", type(exc).__name__)
+            return NOT_PROCESSED
+        out_trade_no = notification.data.out_trade_no
+        try:
+            return await self._deliver(notification)
+        except Exception as exc:
+            logger.error(
+                "notification for outTradeNo %s not processed: the ledger raised %s; "
+                "answered 500 so PayerMax redelivers",
+                mask(out_trade_no),
+                type(exc).__name__,
+            )
+            return NOT_PROCESSED
+
+    async def _deliver(self, notification: PayoutNotification) -> Reply:
+        order = notification.data
+        out_trade_no = order.out_trade_no
+        # One delivery per outTradeNo at a time in this process: two copies of one notification
+        # arriving together must not both reach the callback.
+        async with self._locks.hold(out_trade_no):
+            expected = await self._ledger.expected_trade(out_trade_no)
+            if expected is not None and not _matches(order, expected):
+                logger.warning(
+                    "security: notification for outTradeNo %s names an amount or currency other "
+                    "than the payout sent; refused (400) and not delivered",
+                    mask(out_trade_no),
+                )
+                return MISMATCH
+            last = await self._ledger.last_notified(out_trade_no)
+            if not is_forward(last, order.status):
+                logger.debug(
+                    "notification for outTradeNo %s (%s after %s) acknowledged without delivery",
+                    mask(out_trade_no),
+                    order.status.value,
+                    last.value if last is not None else None,
+                )
+                return ACKNOWLEDGED
+            try:
+                await self._callback(notification)
+            except Exception as exc:
+                logger.error(
+                    "on_notification raised %s for outTradeNo %s (status %s); answered 500 so "
+                    "PayerMax redelivers\n%s",
+                    type(exc).__name__,
+                    mask(out_trade_no),
+                    order.status.value,
+                    _frames(exc),
+                )
+                return NOT_PROCESSED
+            # Recorded only now: had the callback failed, the redelivery must reach it again.
+            await self._ledger.mark_notified(out_trade_no, order)
+        logger.debug(
+            "notification for outTradeNo %s (%s) delivered and acknowledged",
+            mask(out_trade_no),
+            order.status.value,
+        )
+        return ACKNOWLEDGED
