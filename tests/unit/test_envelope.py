@@ -66,7 +66,9 @@ def test_request_time_format() -> None:
 def test_encode_data_keeps_order_and_non_ascii() -> None:
     """data is compact UTF-8 JSON, keys in the caller's order, non-ASCII not escaped."""
     data = {"z": "José 王", "a": {"y": "", "b": "1"}, "payeeType ": "PERSONAL"}
-    assert encode_data(data) == '{"z":"José 王","a":{"y":"","b":"1"},"payeeType ":"PERSONAL"}'.encode()
+    assert (
+        encode_data(data) == '{"z":"José 王","a":{"y":"","b":"1"},"payeeType ":"PERSONAL"}'.encode()
+    )
 
 
 def test_encode_data_sends_decimals_as_strings() -> None:
@@ -91,7 +93,9 @@ async def test_fresh_request_time_per_attempt(vectors: dict[str, Any]) -> None:
 
     async def terminal(call: Call) -> Reply:
         seen.append(call)
-        return Reply(api=call.api, code="APPLY_SUCCESS", msg="", data=None, http_status=200, raw=b"")
+        return Reply(
+            api=call.api, code="APPLY_SUCCESS", msg="", data=None, http_status=200, raw=b""
+        )
 
     call = Call.build("paymentOrderPay", {"outTradeNo": "X1"})
     await middleware(call, terminal)
@@ -125,7 +129,9 @@ def test_parse_response_reads_the_envelope() -> None:
         b'{"code":"APPLY_SUCCESS","msg":"Success.","data":{"a":"1"}}', http_status=200
     )
     assert (envelope.code, envelope.msg, envelope.data) == ("APPLY_SUCCESS", "Success.", {"a": "1"})
-    error = parse_response(b'{"msg":"The targetOrg is incorrect.","code":"PARAMS_INVALID"}', http_status=200)
+    error = parse_response(
+        b'{"msg":"The targetOrg is incorrect.","code":"PARAMS_INVALID"}', http_status=200
+    )
     assert (error.code, error.data) == ("PARAMS_INVALID", None)
 
 
