@@ -154,7 +154,7 @@ def test_config_refuses_a_non_loopback_http_url(
     merchant_keys: KeyPair, platform_keys: KeyPair
 ) -> None:
     """PayerMaxConfig(base_url=http://example.com) fails at construction."""
-    with pytest.raises(ConfigurationError, match="example.com"):
+    with pytest.raises(ConfigurationError, match=r"example\.com"):
         PayerMaxConfig(
             app_id="a",
             merchant_no="m",

@@ -59,7 +59,12 @@ FULL_WIRE: dict[str, Any] = {
             "documentIssueDate": "2020-01-01",
             "documentExpireDate": "2030-01-01",
         },
-        "address": {"address": "Jl. Sudirman 1", "city": "Jakarta", "state": "DKI", "zipCode": "10110"},
+        "address": {
+            "address": "Jl. Sudirman 1",
+            "city": "Jakarta",
+            "state": "DKI",
+            "zipCode": "10110",
+        },
         "payeePhone": "08123456789",
         "birthDate": "1996-09-01",
         "email": "payee@example.com",
@@ -156,7 +161,9 @@ def _full_model() -> PayoutRequest:
             registration_country="SG",
             merchant_category_code="5816",
             payer_id="P1",
-            name=PayerName(first_name="Ann", middle_name="B", last_name="Lee", full_name="Ann B Lee"),
+            name=PayerName(
+                first_name="Ann", middle_name="B", last_name="Lee", full_name="Ann B Lee"
+            ),
         ),
         risk_params=RiskParams(
             register_name="lily",
@@ -216,7 +223,11 @@ def test_optional_fields_are_left_out() -> None:
         "outTradeNo": "A1",
         "country": "ID",
         "trade": {"amount": "10", "currency": "IDR"},
-        "payeeInfo": {"paymentMethodType": "WALLET", "accountInfo": {"accountNo": "1"}, "email": ""},
+        "payeeInfo": {
+            "paymentMethodType": "WALLET",
+            "accountInfo": {"accountNo": "1"},
+            "email": "",
+        },
     }
 
 
@@ -229,12 +240,14 @@ def test_amounts_are_decimal_never_float() -> None:
         Trade(amount=1.5, currency="USD")  # type: ignore[arg-type]
     assert info.value.field == "trade.amount"
     with pytest.raises(ValidationError) as info:
-        structure(FULL_WIRE | {"trade": {"amount": 100.0, "currency": "IDR"}}, PayoutRequest, what="p")
+        structure(
+            FULL_WIRE | {"trade": {"amount": 100.0, "currency": "IDR"}}, PayoutRequest, what="p"
+        )
     assert "trade.amount" in str(info.value)
 
 
 def test_decimal_amounts_keep_their_scale() -> None:
-    """"1.0000000000" stays Decimal("1.0000000000") and goes out with its trailing zeros."""
+    """ "1.0000000000" stays Decimal("1.0000000000") and goes out with its trailing zeros."""
     detail = structure({"amount": "3223.00", "exchangeRate": "1.0000000000"}, FundsDetail, what="d")
     assert str(detail.exchange_rate) == "1.0000000000"
     assert unstructure(detail) == {"amount": "3223.00", "exchangeRate": "1.0000000000"}
@@ -351,8 +364,13 @@ def test_unknown_fields_are_kept_at_every_level(openapi: dict[str, Any]) -> None
     )
     assert validation.extra == {"traceId": "t"}
     notification = structure(
-        {"notifyType": "PAYOUT", "merchantNo": "m", "appId": "a", "data": {"outTradeNo": "A",
-         "status": "FAILED"}, "bizType": "X"},
+        {
+            "notifyType": "PAYOUT",
+            "merchantNo": "m",
+            "appId": "a",
+            "data": {"outTradeNo": "A", "status": "FAILED"},
+            "bizType": "X",
+        },
         PayoutNotification,
         what="n",
     )

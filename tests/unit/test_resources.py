@@ -113,9 +113,7 @@ async def test_list_tolerates_a_missing_total_and_an_empty_last_page(
 ) -> None:
     """No totalCount and an exactly full page: the next (empty) page ends the listing."""
     day = "2026-11-20 00:00:00"
-    fake = FakeBatchGateway(
-        platform_signer, {(day, 1): {"orderList": [_order("A"), _order("B")]}}
-    )
+    fake = FakeBatchGateway(platform_signer, {(day, 1): {"orderList": [_order("A"), _order("B")]}})
     gateway_mock.post(BATCH_URL, callback=fake, repeat=True)
     begin = datetime(2026, 11, 20)  # naive: taken as UTC
     orders = await _collect(client, begin=begin, end=begin + timedelta(hours=1), page_size=2)
@@ -149,7 +147,11 @@ async def test_list_sends_filters(
     gateway_mock.post(BATCH_URL, callback=fake, repeat=True)
     begin = datetime(2026, 11, 20, tzinfo=UTC)
     await _collect(
-        client, begin=begin, end=begin + timedelta(hours=1), status=PayoutStatus.FAILED, country="ID"
+        client,
+        begin=begin,
+        end=begin + timedelta(hours=1),
+        status=PayoutStatus.FAILED,
+        country="ID",
     )
     assert fake.queries[0]["status"] == "FAILED"
     assert fake.queries[0]["country"] == "ID"

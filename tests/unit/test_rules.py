@@ -264,7 +264,9 @@ async def test_every_openapi_max_length_is_enforced(
     client: PayerMaxClient, gateway_mock: aioresponses, path: str, limit: int
 ) -> None:
     """A value one character over the OpenAPI maxLength is refused, naming the field."""
-    error = await _refused(client, gateway_mock, _set(valid_payout(), path, "9" * (limit + 1)), path)
+    error = await _refused(
+        client, gateway_mock, _set(valid_payout(), path, "9" * (limit + 1)), path
+    )
     assert str(limit) in str(error)
 
 
