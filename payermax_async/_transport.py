@@ -147,7 +147,13 @@ class AiohttpTransport:
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
             msg = f"no complete answer from the gateway in time ({call.api})"
             raise RequestTimeoutError(msg) from exc
-        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+        except (
+            aiohttp.ClientOSError,
+            aiohttp.ServerDisconnectedError,
+            # The answer was cut short (fewer bytes than Content-Length, a broken chunk): the
+            # connection broke after the request went out.
+            aiohttp.ClientPayloadError,
+        ) as exc:
             msg = f"connection lost during {call.api}: {type(exc).__name__}"
             raise ConnectionLostError(msg) from exc
         except aiohttp.ClientError as exc:
