@@ -139,6 +139,28 @@ async def test_reset_after_reading_the_request_may_have_been_sent(
     assert json.loads(received[0])["data"]["outTradeNo"] == "PO20261129000001"
 
 
+async def test_a_truncated_answer_is_a_lost_connection(
+    raw_server: RawServer, merchant_keys: KeyPair, platform_keys: KeyPair
+) -> None:
+    """An answer shorter than its Content-Length is ConnectionLostError, maybe_sent True."""
+
+    async def truncate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_http_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"code":'
+        )
+        await writer.drain()
+        writer.close()
+
+    raw_server.on_connection = truncate
+    config = loopback_config(merchant_keys, platform_keys, f"http://127.0.0.1:{raw_server.port}/gw")
+    async with PayerMaxClient(config) as client:
+        with pytest.raises(ConnectionLostError) as info:
+            await client.payouts.create(valid_payout())
+    assert info.value.maybe_sent is True
+
+
 async def test_a_server_that_never_answers_is_a_read_timeout(
     raw_server: RawServer, merchant_keys: KeyPair, platform_keys: KeyPair
 ) -> None:
