@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aioresponses import aioresponses
 
-from payermax_async import PayerMaxClient, RsaSigner, generate_keypair
+from payermax_async import KeyPair, PayerMaxClient, PayerMaxConfig, RsaSigner, generate_keypair
 from payermax_async._envelope import utc_now
 from payermax_async._transport import USER_AGENT, parse_retry_after
 from payermax_async.errors import (
@@ -257,3 +257,23 @@ async def test_reply_keeps_raw_bytes_and_drops_the_sign(
     assert json.loads(reply.raw)["data"] == ORDER
     assert "sign" not in reply.headers
     assert reply.data == ORDER
+
+
+async def test_response_key_is_picked_by_key_version(
+    merchant_keys: KeyPair, gateway_mock: aioresponses
+) -> None:
+    """With a {keyVersion: key} config, a response naming keyVersion 2 must be signed by key 2."""
+    old, new = generate_keypair(), generate_keypair()
+    config = PayerMaxConfig(
+        app_id="a",
+        merchant_no="m",
+        merchant_private_key=merchant_keys.private_key,
+        platform_public_key={"1": old.public_key, "2": new.public_key},
+    )
+    document = {"code": "APPLY_SUCCESS", "keyVersion": "2", "data": ORDER}
+    gateway_mock.post(QUERY_URL, callback=reply_with(RsaSigner(new.private_key), document))
+    gateway_mock.post(QUERY_URL, callback=reply_with(RsaSigner(old.private_key), document))
+    async with PayerMaxClient(config) as client:
+        assert (await client.payouts.retrieve("PO1")).trade_no == "T1"
+        with pytest.raises(ResponseSignatureError):
+            await client.payouts.retrieve("PO1")
