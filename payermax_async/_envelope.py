@@ -118,7 +118,9 @@ def parse_response(raw: bytes, *, http_status: int, content_type: str = "") -> R
     """
     try:
         document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and UnicodeDecodeError; RecursionError is what a deeply
+        # nested body (a few hundred KB of "[[[[...") raises, and must not escape as a crash.
         document = None
     if not isinstance(document, dict) or not isinstance(document.get("code"), str):
         kind = content_type or "unknown content type"

@@ -111,9 +111,10 @@ VALIDATION_SPEC: Spec = _COMMON
 _OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_]{1,63}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_AMOUNT = re.compile(r"\d+(\.\d+)?")
+# ASCII digits only: \d also matches "١٠٠" or "１００", which Decimal() accepts but PayerMax does not.
+_AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CLEARING_RAILS = frozenset({"SWIFT", "SEPA", "LOCAL"})
 _NO_DECIMALS = frozenset({"IDR", "VND", "KRW", "CLP", "JPY"})
 _THREE_DECIMALS = frozenset({"BHD", "KWD", "OMR", "JOD", "TND"})
@@ -275,8 +276,11 @@ def check_payout_data(data: object) -> str:
     _required_text(mapping, "payeeInfo.accountInfo.accountNo")
     notify_url = _optional_text(mapping, "notifyUrl")
     if notify_url is not None:
-        parts = urlsplit(notify_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            parts = urlsplit(notify_url)
+        except ValueError:  # e.g. "http://[::1": an unbalanced IPv6 bracket
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
             raise _fail("notifyUrl", "must be an absolute http(s) URL")
     return out_trade_no
 

@@ -8,8 +8,10 @@ asyncio-specific escapes, except cancellation.
 from __future__ import annotations
 
 import asyncio
+import math
 import platform
 from collections.abc import Mapping
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 
 import aiohttp
@@ -55,8 +57,12 @@ def parse_retry_after(value: str | None) -> float | None:
             moment = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
+        if moment.tzinfo is None:
+            # RFC 5322's "-0000" zone parses as a naive datetime; HTTP dates are always UTC.
+            moment = moment.replace(tzinfo=timezone.utc)
         seconds = (moment - utc_now()).total_seconds()
-    return max(0.0, seconds) if seconds == seconds else None  # NaN check
+    # "nan", "inf" and "1e999" parse as floats but are no usable delay.
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class AiohttpTransport:
@@ -141,7 +147,13 @@ class AiohttpTransport:
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
             msg = f"no complete answer from the gateway in time ({call.api})"
             raise RequestTimeoutError(msg) from exc
-        except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+        except (
+            aiohttp.ClientOSError,
+            aiohttp.ServerDisconnectedError,
+            # The answer was cut short (fewer bytes than Content-Length, a broken chunk): the
+            # connection broke after the request went out.
+            aiohttp.ClientPayloadError,
+        ) as exc:
             msg = f"connection lost during {call.api}: {type(exc).__name__}"
             raise ConnectionLostError(msg) from exc
         except aiohttp.ClientError as exc:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aioresponses.core
+import aioresponses.core as aioresponses_core
 import pytest
 from aioresponses import aioresponses
 
@@ -15,7 +15,7 @@ from payermax_async import KeyPair, PayerMaxConfig, generate_keypair
 from payermax_async.signing import RsaSigner
 from tests._compat import AIOHTTP_NEEDS_STREAM_WRITER, CompatClientResponse
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +51,7 @@ def platform_signer(platform_keys: KeyPair) -> RsaSigner:
 def gateway_mock(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
     """aioresponses, patched for aiohttp 3.14 (see tests/_compat.py)."""
     if AIOHTTP_NEEDS_STREAM_WRITER:
-        monkeypatch.setattr(aioresponses.core, "ClientResponse", CompatClientResponse)
+        monkeypatch.setattr(aioresponses_core, "ClientResponse", CompatClientResponse)
     with aioresponses() as mock:
         yield mock
 

@@ -185,12 +185,12 @@ class PayeeInfo:
 
 @attrs.frozen
 class PayerName:
-    """The payer's name (``payerInfo.name``)."""
+    """The payer's name (``payerInfo.name``); masked in ``repr`` like the payee's."""
 
-    first_name: str | None = None
-    middle_name: str | None = None
-    last_name: str | None = None
-    full_name: str | None = None
+    first_name: str | None = _sensitive()
+    middle_name: str | None = _sensitive()
+    last_name: str | None = _sensitive()
+    full_name: str | None = _sensitive()
 
 
 @attrs.frozen
