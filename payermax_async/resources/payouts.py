@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import math
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, TypeVar
@@ -90,13 +91,11 @@ def _utc(moment: object, field: str) -> datetime:
 
 def day_windows(begin: datetime, end: datetime) -> builtins.list[tuple[datetime, datetime]]:
     """Split ``[begin, end]`` into consecutive windows of at most one day (the gateway's limit)."""
-    windows = []
-    start = begin
-    while start < end:  # bounded: each turn advances by up to one day towards a finite end
-        stop = min(start + _MAX_WINDOW, end)
-        windows.append((start, stop))
-        start = stop
-    return windows
+    count = math.ceil((end - begin) / _MAX_WINDOW) if end > begin else 0
+    return [
+        (begin + index * _MAX_WINDOW, min(begin + (index + 1) * _MAX_WINDOW, end))
+        for index in range(count)
+    ]
 
 
 class Payouts:
