@@ -23,6 +23,7 @@ from .errors import (
     ValidationError,
     WebhookSignatureError,
 )
+from .middleware.retry import RetryPolicy
 from .models import (
     FieldValidationResult,
     PayoutNotification,
@@ -32,6 +33,7 @@ from .models import (
     PayoutStatus,
 )
 from .signing import RsaSigner, RsaVerifier, Signer
+from .stores import IdempotencyStore, MemoryStore, RedisStore, SQLiteStore
 
 __all__ = [
     "APIError",
@@ -39,7 +41,9 @@ __all__ = [
     "Environment",
     "FieldValidationResult",
     "IdempotencyConflictError",
+    "IdempotencyStore",
     "KeyPair",
+    "MemoryStore",
     "OrderNotFoundError",
     "PayerMaxClient",
     "PayerMaxConfig",
@@ -50,9 +54,12 @@ __all__ = [
     "PayoutRequest",
     "PayoutResult",
     "PayoutStatus",
+    "RedisStore",
     "ResponseSignatureError",
+    "RetryPolicy",
     "RsaSigner",
     "RsaVerifier",
+    "SQLiteStore",
     "SignatureError",
     "Signer",
     "TransportError",
