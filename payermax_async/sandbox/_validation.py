@@ -102,7 +102,9 @@ def _required(data: Mapping[str, object], path: str) -> str:
     return value
 
 
-def _leaves(data: Mapping[str, object], spec: Spec, prefix: str = "") -> Iterator[tuple[str, object]]:
+def _leaves(
+    data: Mapping[str, object], spec: Spec, prefix: str = ""
+) -> Iterator[tuple[str, object]]:
     """Every known field present in ``data``: ``(dotted path, value)``; objects are checked as such."""
     for key, rule in spec.items():
         if key not in data or data[key] is None:
@@ -150,9 +152,7 @@ def account_problem(data: Mapping[str, object]) -> str | None:
     """Why the payee account number is unusable (PayerMax's field message), or ``None``."""
     method = _text(data, "payeeInfo.paymentMethodType")
     account = _text(data, "payeeInfo.accountInfo.accountNo")
-    numeric = method == "WALLET" or (
-        method == "BANK_TRANSFER" and _text(data, "country") == "ID"
-    )
+    numeric = method == "WALLET" or (method == "BANK_TRANSFER" and _text(data, "country") == "ID")
     if account and numeric and not _DIGITS.fullmatch(account):
         return "Please enter numbers."
     return None

@@ -241,9 +241,7 @@ class SandboxGateway:
         await self.aclose()
 
     async def _listen(self) -> None:
-        runner = web.ServerRunner(
-            web.Server(self._handle, access_log=None), shutdown_timeout=1.0
-        )
+        runner = web.ServerRunner(web.Server(self._handle, access_log=None), shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
         try:
@@ -329,7 +327,11 @@ class SandboxGateway:
     ) -> web.Response:
         """A signed answer: compact JSON, signed over exactly the bytes sent."""
         body = _compact(document)
-        all_headers = {"Content-Type": _JSON, "sign": self._signer.sign_sync(body), **(headers or {})}
+        all_headers = {
+            "Content-Type": _JSON,
+            "sign": self._signer.sign_sync(body),
+            **(headers or {}),
+        }
         return web.Response(body=body, headers=all_headers)
 
     def _process(
@@ -392,7 +394,9 @@ class SandboxGateway:
             data,
             status=PayoutStatus.PENDING,
             created_at=self._clock(),
-            notify_url=notify_url if isinstance(notify_url, str) and notify_url else self._notify_url,
+            notify_url=notify_url
+            if isinstance(notify_url, str) and notify_url
+            else self._notify_url,
         )
         outcome = outcome_for(data)
         if outcome is not PayoutStatus.PENDING:  # 100/10000 stay PENDING for ever: nothing to run
