@@ -54,7 +54,8 @@ async def test_accepted_payout_is_answered_from_the_journal() -> None:
     first = await handler(pay())
     second = await handler(pay())
     assert len(script.calls) == 1
-    assert first.data is not None and second.data is not None
+    assert first.data is not None
+    assert second.data is not None
     assert second.data["tradeNo"] == first.data["tradeNo"] == "TN5"
 
 
@@ -113,10 +114,13 @@ async def test_cancellation_after_send_leaves_the_record_in_doubt_then_query_set
     with pytest.raises(asyncio.CancelledError):
         await task
     record = await store.get(KEY)
-    assert record is not None and record.state is RecordState.IN_DOUBT
+    assert record is not None
+    assert record.state is RecordState.IN_DOUBT
     reply = await handler(pay())
-    assert reply.data is not None and reply.data["tradeNo"] == "TN3"
-    assert script.count(API_PAY) == 1 and script.count(API_QUERY) == 1
+    assert reply.data is not None
+    assert reply.data["tradeNo"] == "TN3"
+    assert script.count(API_PAY) == 1
+    assert script.count(API_QUERY) == 1
 
 
 async def test_waiters_survive_the_initiators_cancellation() -> None:
@@ -137,7 +141,8 @@ async def test_waiters_survive_the_initiators_cancellation() -> None:
     await asyncio.sleep(0)
     initiator.cancel()
     reply = await waiter
-    assert reply.data is not None and reply.data["status"] == "SUCCESS"
+    assert reply.data is not None
+    assert reply.data["status"] == "SUCCESS"
     assert script.count(API_PAY) == 1
     with pytest.raises(asyncio.CancelledError):
         await initiator
@@ -181,7 +186,8 @@ async def test_unknown_outcome_stays_in_doubt() -> None:
     with pytest.raises(PayoutOutcomeUnknown):
         await chain(store, script)(pay())
     record = await store.get(KEY)
-    assert record is not None and record.state is RecordState.IN_DOUBT
+    assert record is not None
+    assert record.state is RecordState.IN_DOUBT
     assert script.count(API_PAY) == 1
 
 

@@ -56,7 +56,8 @@ async def test_not_sent_is_resent_without_a_query() -> None:
     script = Script({API_PAY: [ConnectError("refused"), ConnectError("refused"), accepted(KEY)]})
     reply = await run(script, pay_call())
     assert reply.data == {"outTradeNo": KEY, "tradeNo": "TN1", "status": "PENDING"}
-    assert script.count(API_PAY) == 3 and script.count(API_QUERY) == 0
+    assert script.count(API_PAY) == 3
+    assert script.count(API_QUERY) == 0
     assert {c.data_json for c in script.calls} == {pay_call().data_json}
     assert [c.attempt for c in script.calls] == [1, 2, 3]
 
@@ -77,16 +78,19 @@ async def test_unknown_outcome_is_settled_by_query_not_by_resend(unknown: Except
     reply = await run(script, pay_call())
     assert reply.api == API_PAY
     assert reply.data == {"outTradeNo": KEY, "tradeNo": "TN7", "status": "SUCCESS"}
-    assert script.count(API_PAY) == 1 and script.count(API_QUERY) == 1
+    assert script.count(API_PAY) == 1
+    assert script.count(API_QUERY) == 1
 
 
 async def test_order_not_exist_resends_the_same_out_trade_no() -> None:
     """Unknown, then ORDER_NOT_EXIST: the same data goes out again and its answer is returned."""
     script = Script({API_PAY: [gateway_error(), accepted(KEY, "TN2")], API_QUERY: [not_found()]})
     reply = await run(script, pay_call())
-    assert reply.data is not None and reply.data["tradeNo"] == "TN2"
+    assert reply.data is not None
+    assert reply.data["tradeNo"] == "TN2"
     pays = [c for c in script.calls if c.api == API_PAY]
-    assert len(pays) == 2 and pays[0].data_json == pays[1].data_json
+    assert len(pays) == 2
+    assert pays[0].data_json == pays[1].data_json
 
 
 async def test_failed_query_gives_up_in_doubt_and_never_resends() -> None:
@@ -96,7 +100,8 @@ async def test_failed_query_gives_up_in_doubt_and_never_resends() -> None:
     with pytest.raises(PayoutOutcomeUnknown) as info:
         await run(script, pay_call(), policy)
     assert info.value.out_trade_no == KEY
-    assert script.count(API_PAY) == 1 and script.count(API_QUERY) == 3
+    assert script.count(API_PAY) == 1
+    assert script.count(API_QUERY) == 3
 
 
 async def test_rejection_is_raised_at_once() -> None:
