@@ -23,6 +23,7 @@ from .errors import (
     ValidationError,
     WebhookSignatureError,
 )
+from .middleware.retry import RetryPolicy
 from .models import (
     FieldValidationResult,
     PayoutNotification,
@@ -32,6 +33,7 @@ from .models import (
     PayoutStatus,
 )
 from .signing import RsaSigner, RsaVerifier, Signer
+from .stores import IdempotencyStore, MemoryStore, RedisStore, SQLiteStore
 from .webhooks import WebhookVerifier
 
 __all__ = [
@@ -40,7 +42,9 @@ __all__ = [
     "Environment",
     "FieldValidationResult",
     "IdempotencyConflictError",
+    "IdempotencyStore",
     "KeyPair",
+    "MemoryStore",
     "OrderNotFoundError",
     "PayerMaxClient",
     "PayerMaxConfig",
@@ -51,9 +55,12 @@ __all__ = [
     "PayoutRequest",
     "PayoutResult",
     "PayoutStatus",
+    "RedisStore",
     "ResponseSignatureError",
+    "RetryPolicy",
     "RsaSigner",
     "RsaVerifier",
+    "SQLiteStore",
     "SignatureError",
     "Signer",
     "TransportError",

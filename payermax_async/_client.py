@@ -12,9 +12,15 @@ from ._config import PayerMaxConfig, check_base_url
 from ._envelope import EnvelopeWriter
 from ._transport import DEFAULT_TIMEOUT, AiohttpTransport
 from .errors import ClientClosedError, ConfigurationError
+from .middleware.hooks import Hooks, HooksMiddleware
+from .middleware.idempotency import IdempotencyMiddleware
+from .middleware.logging import LoggingMiddleware
+from .middleware.retry import RetryMiddleware, RetryPolicy
 from .middleware.signing import SigningMiddleware
 from .resources.payouts import Payouts, TimeoutInput, as_client_timeout
 from .signing import RsaSigner, Signer
+from .stores.base import IdempotencyStore
+from .stores.memory import MemoryStore
 
 __all__ = ["PayerMaxClient"]
 
@@ -31,12 +37,15 @@ class PayerMaxClient:
         config: merchant credentials and gateway.
         signer: signs request bodies; defaults to an in-process :class:`RsaSigner` with the configured
             private key. Pass a KMS/HSM or process-pool signer here.
-        store: reserved for the idempotency journal (see the reliability layer).
-        retry: reserved for the retry policy (see the reliability layer).
+        store: the idempotency journal; defaults to a :class:`MemoryStore` (exactly-once within this
+            process). Use :class:`SQLiteStore` to survive crashes, :class:`RedisStore` to share one
+            journal between processes and hosts. The client never closes a store you pass.
+        retry: the retry policy; defaults to ``RetryPolicy()``.
         timeout: the default timeout, in seconds (total) or as an ``aiohttp.ClientTimeout``.
         session: an ``aiohttp.ClientSession`` to borrow (the client never closes it).
         middlewares: extra middlewares, run between the reliability layer and signing (logging,
             metrics, hooks): ``async def mw(call, next) -> Reply``.
+        hooks: ``on_request`` / ``on_response`` / ``on_retry`` / ``on_give_up`` callbacks for metrics.
 
     Raises:
         ConfigurationError: a setting is not usable (e.g. plain http to a non-loopback host).
@@ -47,11 +56,12 @@ class PayerMaxClient:
         config: PayerMaxConfig,
         *,
         signer: Signer | None = None,
-        store: object | None = None,
-        retry: object | None = None,
+        store: IdempotencyStore | None = None,
+        retry: RetryPolicy | None = None,
         timeout: TimeoutInput = None,
         session: aiohttp.ClientSession | None = None,
         middlewares: Sequence[Middleware] = (),
+        hooks: Hooks | None = None,
     ) -> None:
         if not isinstance(config, PayerMaxConfig):  # untyped callers
             msg = f"config must be a PayerMaxConfig, not {type(config).__name__}"
@@ -70,10 +80,37 @@ class PayerMaxClient:
             version=config.api_version,
             key_version=config.key_version,
         )
-        # The onion, outermost first. Each attempt of the retry layer passes through the user's
-        # middlewares and is signed afresh (new requestTime) right before the transport.
+        if store is not None and not isinstance(store, IdempotencyStore):
+            msg = f"store must implement IdempotencyStore, not {type(store).__name__}"
+            raise ConfigurationError(msg)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            msg = f"retry must be a RetryPolicy, not {type(retry).__name__}"
+            raise ConfigurationError(msg)
+        self.store: IdempotencyStore = store if store is not None else MemoryStore()
+        self.retry: RetryPolicy = retry if retry is not None else RetryPolicy()
+        hooks = hooks or Hooks()
+        # A claim must outlive every retry of its call, else another process could take it over
+        # (safely, by querying first, but needlessly).
+        self._idempotency = IdempotencyMiddleware(
+            self.store, lease_seconds=self.retry.deadline + 30.0
+        )
+        self._retry = RetryMiddleware(self.retry, hooks=hooks)
+        # The onion, outermost first; a payout goes in at the top:
+        #   IdempotencyMiddleware  claim outTradeNo (committed) before any byte leaves; single-flight;
+        #                          record the outcome; nothing else above it may retry a payout
+        #   RetryMiddleware        one logical call → bounded attempts, each classified; unknown
+        #                          outcome ⇒ paymentOrderQry, never a blind resend
+        #   user middlewares       run once per attempt
+        #   LoggingMiddleware      per-attempt DEBUG records (redacted), latency
+        #   HooksMiddleware        on_request / on_response per attempt
+        #   SigningMiddleware      fresh requestTime, envelope bytes, sign header (innermost)
+        #   AiohttpTransport       POST the bytes, verify the response sign
         chain: list[Middleware] = [
+            self._idempotency,
+            self._retry,
             *middlewares,
+            LoggingMiddleware(),
+            HooksMiddleware(hooks),
             SigningMiddleware(self._signer, writer),
         ]
         self._handler = build_chain(chain, self._transport)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import math
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, TypeVar
 
@@ -16,6 +16,7 @@ from .._rules import check_out_trade_no, check_payout_data, check_validation_dat
 from ..errors import (
     GatewayError,
     InvalidResponseError,
+    PayerMaxError,
     RateLimitError,
     TransportError,
     ValidationError,
@@ -143,6 +144,62 @@ class Payouts:
             API_PAY, data, idempotency_key=out_trade_no, timeout=as_client_timeout(timeout)
         )
         return await self._data(call, PayoutResult)
+
+    async def create_many(
+        self,
+        requests: Iterable[PayoutInput],
+        *,
+        concurrency: int = 16,
+        timeout: TimeoutInput = None,
+    ) -> builtins.list[PayoutResult | PayerMaxError]:
+        """Create many payouts, at most ``concurrency`` at a time.
+
+        Returns one entry per request, in input order: the :class:`PayoutResult`, or the
+        :class:`~payermax_async.PayerMaxError` that request raised (a ``ValidationError``, an
+        ``InvalidRequestError``, a ``PayoutOutcomeUnknown``, ...), so one bad payout never hides the
+        others' results. Requests repeating an ``outTradeNo`` share one attempt. Anything that is not
+        a ``PayerMaxError`` (a bug, a cancellation) propagates.
+
+        Raises:
+            ValidationError: ``concurrency`` is not a positive integer.
+        """
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            msg = "concurrency must be a positive integer"
+            raise ValidationError(msg, field="concurrency")
+        pending = builtins.list(requests)
+        results: builtins.list[PayoutResult | PayerMaxError | None] = [None] * len(pending)
+        queue = iter(range(len(pending)))
+
+        async def worker() -> None:
+            # Each worker takes the next index until none is left: at most `concurrency` in flight.
+            for index in queue:
+                try:
+                    results[index] = await self.create(pending[index], timeout=timeout)
+                except PayerMaxError as exc:
+                    results[index] = exc
+
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(pending)))))
+        return [result for result in results if result is not None]
+
+    async def reconcile(
+        self, *, include_leased: bool = False, concurrency: int = 8
+    ) -> builtins.list[PayoutOrder]:
+        """Settle every payout the idempotency store holds as open (``CLAIMED``, ``SENT``,
+        ``IN_DOUBT``) by querying the gateway.
+
+        Found: the journal adopts the order's state (forward only) and the order is returned.
+        ``ORDER_NOT_EXIST``: the record becomes re-sendable, so the next ``create()`` of that
+        ``outTradeNo`` sends it, under the same number. A query that fails leaves the record in
+        doubt for the next run. Records another live process is working on are skipped unless
+        ``include_leased`` is true: use that at start-up after a crash, when no other process
+        shares the journal.
+
+        Returns:
+            The orders found, in no particular order.
+        """
+        return await self._client._idempotency.reconcile(
+            self.retrieve, include_leased=include_leased, concurrency=concurrency
+        )
 
     async def retrieve(self, out_trade_no: str, *, timeout: TimeoutInput = None) -> PayoutOrder:
         """Query one payout by its ``outTradeNo`` (``paymentOrderQry``).

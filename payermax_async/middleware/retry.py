@@ -1,0 +1,485 @@
+"""Retries that can never create a second payout: classify every attempt, ask before resending.
+
+A payout attempt ends in one of five classes (:class:`Outcome`):
+
+* **not sent** (``TransportError.maybe_sent is False``; also ``TOO_MANY_REQUEST`` and
+  ``REQ_TIME_OVER_TIME``, which the gateway refuses at the door): resend the same bytes' ``data``.
+* **accepted**: done.
+* **rejected** (``InvalidRequestError``, ``AuthenticationError``, ``ValidationError``): no order exists;
+  surface it (after a confirming query if an earlier attempt may have reached the gateway).
+* **duplicate** (``ORDER_REPEAT``) or **unknown** (timeout or reset after sending, 5xx, bad or missing
+  response signature, unparsable answer, an unknown code): the payout may exist, so ask
+  ``paymentOrderQry``. Found: adopt it. ``ORDER_NOT_EXIST``: resend the **same** ``outTradeNo``. The
+  query failed too: give up with :class:`PayoutOutcomeUnknown`; nothing is resent blindly.
+
+Reads (query, list, validate) are safe to repeat and retry on not-sent, timeouts, resets, 429 and 5xx.
+Backoff is exponential with full jitter, ``Retry-After`` is honoured up to a cap, an overall deadline
+bounds each call, and a per-client token bucket (like botocore's retry quota) stops retries when most
+calls are failing, so an outage cannot turn into a retry storm. tenacity drives the loop; none of its
+types leave this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+
+import attrs
+import tenacity
+
+from .._chain import Call, Handler, Reply
+from ..errors import (
+    AuthenticationError,
+    ClientClosedError,
+    ConfigurationError,
+    DuplicateOrderError,
+    GatewayError,
+    IdempotencyConflictError,
+    InvalidRequestError,
+    InvalidResponseError,
+    OrderNotFoundError,
+    PayerMaxError,
+    PayoutOutcomeUnknown,
+    RateLimitError,
+    RequestTimeoutError,
+    RequestTimeSkewError,
+    ResponseSignatureError,
+    TransportError,
+    ValidationError,
+)
+from ..models._converter import structure
+from ..models.payouts import PayoutOrder
+from ..resources.payouts import API_PAY, API_QUERY
+from .hooks import HookEvent, Hooks
+from .logging import logger, redact_text
+
+__all__ = [
+    "Outcome",
+    "RetryBudget",
+    "RetryMiddleware",
+    "RetryPolicy",
+    "check_same_payout",
+    "classify",
+]
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = True) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        msg = f"RetryPolicy.{name} must be a number"
+        raise ConfigurationError(msg)
+    if value < 0 or (value == 0 and not allow_zero):
+        msg = f"RetryPolicy.{name} must be {'positive' if not allow_zero else 'non-negative'}"
+        raise ConfigurationError(msg)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How hard the client tries before giving up. All times in seconds.
+
+    Args:
+        max_attempts: sends of one request at most (a payout's resolving queries have their own,
+            equal allowance). ``1`` turns retries off.
+        backoff_base: the first backoff window; window ``n`` is ``backoff_base * 2**(n-1)``, and the
+            delay is drawn uniformly from it (full jitter).
+        backoff_max: the largest backoff window.
+        deadline: no new attempt starts this long after the call began.
+        retry_after_max: the most a ``Retry-After`` hint can make us wait.
+        time_skew_retries: re-signed retries after ``REQ_TIME_OVER_TIME`` before it is surfaced.
+        budget: tokens in the client's retry bucket; a retry costs ``retry_cost`` (``timeout_cost``
+            after a timeout), a success refunds what it spent or adds one token.
+        retry_cost: tokens per retry.
+        timeout_cost: tokens per retry after a timeout.
+        sleep: the coroutine used to wait (tests inject a fake one).
+        clock: a monotonic clock (tests inject a fake one).
+
+    Raises:
+        ConfigurationError: a value is out of range.
+    """
+
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 10.0
+    deadline: float = 60.0
+    retry_after_max: float = 30.0
+    time_skew_retries: int = 2
+    budget: int = 500
+    retry_cost: int = 5
+    timeout_cost: int = 10
+    sleep: Sleep | None = attrs.field(default=None, eq=False, repr=False)
+    clock: Clock | None = attrs.field(default=None, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            msg = "RetryPolicy.max_attempts must be an integer"
+            raise ConfigurationError(msg)
+        if self.max_attempts < 1:
+            msg = "RetryPolicy.max_attempts must be at least 1"
+            raise ConfigurationError(msg)
+        for name in ("backoff_base", "backoff_max", "retry_after_max"):
+            _positive(name, getattr(self, name))
+        _positive("deadline", self.deadline, allow_zero=False)
+        for name in ("time_skew_retries", "budget", "retry_cost", "timeout_cost"):
+            _positive(name, getattr(self, name))
+
+
+class RetryBudget:
+    """A token bucket shared by every call of one client (botocore's retry quota).
+
+    A retry takes tokens; when the bucket is empty no retry happens, the call fails fast. A success
+    puts back what its call took, or one token if it needed no retry.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.tokens = capacity
+
+    def acquire(self, cost: int) -> bool:
+        """Take ``cost`` tokens if there are enough."""
+        if cost > self.tokens:
+            return False
+        self.tokens -= cost
+        return True
+
+    def refund(self, spent: int) -> None:
+        """A call succeeded: return what it spent, or one token if it spent nothing."""
+        self.tokens = min(self.capacity, self.tokens + (spent or 1))
+
+
+class Outcome(str, enum.Enum):
+    """The class of one attempt's failure."""
+
+    NOT_SENT = "not_sent"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    TIME_SKEW = "time_skew"
+    LOCAL = "local"
+    UNKNOWN = "unknown"
+
+
+def classify(error: BaseException) -> Outcome:
+    """Which class a failed attempt belongs to (see the module docstring)."""
+    if isinstance(error, TransportError):
+        return Outcome.NOT_SENT if not error.maybe_sent else Outcome.UNKNOWN
+    if isinstance(error, InvalidRequestError | AuthenticationError | ValidationError):
+        return Outcome.REJECTED
+    if isinstance(error, DuplicateOrderError):
+        return Outcome.DUPLICATE
+    if isinstance(error, OrderNotFoundError):
+        return Outcome.NOT_FOUND
+    if isinstance(error, RateLimitError):
+        return Outcome.RATE_LIMITED
+    if isinstance(error, RequestTimeSkewError):
+        return Outcome.TIME_SKEW
+    if isinstance(error, ClientClosedError | ConfigurationError | IdempotencyConflictError):
+        return Outcome.LOCAL
+    # GatewayError, ResponseSignatureError, a plain APIError with a code we do not know, or
+    # anything unexpected: we cannot tell whether the gateway acted on the request.
+    return Outcome.UNKNOWN
+
+
+def _read_retryable(error: BaseException) -> bool:
+    return isinstance(
+        error, TransportError | GatewayError | RateLimitError | ResponseSignatureError
+    )
+
+
+class _Again(Exception):
+    """Internal: ask the loop for another attempt because of ``cause``."""
+
+    def __init__(self, cause: PayerMaxError) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
+class _Unresolved(Exception):
+    """Internal: a payout's outcome could not be settled by a query."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
+@attrs.define
+class _Ctx:
+    call: Call
+    started: float
+    spent: int = 0
+    maybe_sent: bool = False
+    skews: int = 0
+
+
+class RetryMiddleware:
+    """Bounded, classified retries (see the module docstring); one instance per client.
+
+    Args:
+        policy: limits and backoff.
+        hooks: ``on_retry`` / ``on_give_up`` callbacks.
+    """
+
+    def __init__(self, policy: RetryPolicy, *, hooks: Hooks | None = None) -> None:
+        self.policy = policy
+        self.budget = RetryBudget(policy.budget)
+        self._hooks = hooks or Hooks()
+        self._sleep: Sleep = policy.sleep or asyncio.sleep
+        self._clock: Clock = policy.clock or time.monotonic
+        self._jitter = tenacity.wait_random_exponential(
+            multiplier=policy.backoff_base, max=policy.backoff_max
+        )
+
+    async def __call__(self, call: Call, next_handler: Handler) -> Reply:
+        ctx = _Ctx(call=call, started=self._clock())
+        if call.api == API_PAY and call.idempotency_key is not None:
+            return await self._pay(call, next_handler, ctx)
+        return await self._read(call, next_handler, ctx)
+
+    # ------------------------------------------------------------------------------- the loop
+
+    def _delay(self, ctx: _Ctx, state: tenacity.RetryCallState) -> float:
+        delay = float(self._jitter(state))
+        error = _cause(state)
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            delay = max(delay, min(error.retry_after, self.policy.retry_after_max))
+        return delay
+
+    def _stop(self, ctx: _Ctx, state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= self.policy.max_attempts:
+            return True
+        elapsed = self._clock() - ctx.started
+        if elapsed + (state.upcoming_sleep or 0.0) >= self.policy.deadline:
+            return True
+        cost = (
+            self.policy.timeout_cost
+            if isinstance(_cause(state), RequestTimeoutError)
+            else self.policy.retry_cost
+        )
+        if not self.budget.acquire(cost):
+            logger.warning(
+                "payermax retry budget exhausted; not retrying %s",
+                ctx.call.api,
+                extra=_fields(ctx.call, state.attempt_number, "budget_exhausted"),
+            )
+            return True
+        ctx.spent += cost
+        return False
+
+    async def _before_sleep(self, ctx: _Ctx, state: tenacity.RetryCallState) -> None:
+        error = _cause(state)
+        outcome = type(error).__name__ if error else "retry"
+        logger.info(
+            "payermax %s attempt %d: %s; retrying in %.3f s",
+            ctx.call.api,
+            state.attempt_number,
+            outcome,
+            state.upcoming_sleep,
+            extra=_fields(ctx.call, state.attempt_number, outcome),
+        )
+        await self._hooks.fire(
+            "on_retry",
+            HookEvent(
+                api=ctx.call.api,
+                out_trade_no=ctx.call.idempotency_key,
+                attempt=state.attempt_number,
+                outcome=outcome,
+                delay=state.upcoming_sleep,
+                error=redact_text(str(error)) if error else None,
+            ),
+        )
+
+    async def _run(self, ctx: _Ctx, body: Callable[[int], Awaitable[Reply]]) -> Reply:
+        retrying = tenacity.AsyncRetrying(
+            stop=functools.partial(self._stop, ctx),
+            wait=functools.partial(self._delay, ctx),
+            retry=tenacity.retry_if_exception_type(_Again),
+            sleep=self._sleep,
+            before_sleep=functools.partial(self._before_sleep, ctx),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                reply = await body(attempt.retry_state.attempt_number)
+                self.budget.refund(ctx.spent)
+                ctx.spent = 0
+                return reply
+        msg = "retry loop ended without an outcome"  # pragma: no cover (tenacity re-raises)
+        raise RuntimeError(msg)  # pragma: no cover
+
+    async def _give_up(self, ctx: _Ctx, error: BaseException) -> None:
+        outcome = type(error).__name__
+        logger.warning(
+            "payermax %s gave up: %s",
+            ctx.call.api,
+            outcome,
+            extra=_fields(ctx.call, None, outcome),
+        )
+        await self._hooks.fire(
+            "on_give_up",
+            HookEvent(
+                api=ctx.call.api,
+                out_trade_no=ctx.call.idempotency_key,
+                attempt=0,
+                outcome=outcome,
+                error=redact_text(str(error)),
+            ),
+        )
+
+    # ------------------------------------------------------------------------------- reads
+
+    async def _read(self, call: Call, next_handler: Handler, ctx: _Ctx) -> Reply:
+        async def body(attempt: int) -> Reply:
+            try:
+                return await next_handler(attrs.evolve(call, attempt=attempt))
+            except PayerMaxError as exc:
+                if isinstance(exc, RequestTimeSkewError):
+                    ctx.skews += 1
+                    if ctx.skews <= self.policy.time_skew_retries:
+                        raise _Again(exc) from None
+                elif _read_retryable(exc):
+                    raise _Again(exc) from None
+                raise
+
+        try:
+            return await self._run(ctx, body)
+        except _Again as again:
+            await self._give_up(ctx, again.cause)
+            raise again.cause from None
+
+    # ------------------------------------------------------------------------------- payouts
+
+    async def _pay(self, call: Call, next_handler: Handler, ctx: _Ctx) -> Reply:
+        async def body(attempt: int) -> Reply:
+            try:
+                return await next_handler(attrs.evolve(call, attempt=attempt))
+            except PayerMaxError as exc:
+                return await self._after_failed_send(exc, next_handler, ctx)
+
+        try:
+            return await self._run(ctx, body)
+        except _Again as again:
+            await self._give_up(ctx, again.cause)
+            if ctx.maybe_sent:
+                raise _unknown(call, again.cause) from again.cause
+            raise again.cause from None
+        except _Unresolved as unresolved:
+            await self._give_up(ctx, unresolved.cause)
+            raise _unknown(call, unresolved.cause) from unresolved.cause
+
+    async def _after_failed_send(
+        self, error: PayerMaxError, next_handler: Handler, ctx: _Ctx
+    ) -> Reply:
+        outcome = classify(error)
+        if outcome is Outcome.NOT_SENT or outcome is Outcome.RATE_LIMITED:
+            raise _Again(error)
+        if outcome is Outcome.TIME_SKEW:
+            ctx.skews += 1
+            if ctx.skews <= self.policy.time_skew_retries:
+                raise _Again(error)
+            if ctx.maybe_sent:
+                raise _Unresolved(error)
+            raise error
+        if outcome is Outcome.LOCAL:
+            raise error
+        if outcome is Outcome.REJECTED:
+            if ctx.maybe_sent:
+                # An earlier attempt may have created the order: a rejection now does not prove
+                # there is none, so ask once more.
+                found = await self._lookup(next_handler, ctx)
+                if found is not None:
+                    return found
+            raise error
+        # Duplicate or unknown: the order may exist. Ask; never resend before the answer.
+        ctx.maybe_sent = True
+        found = await self._lookup(next_handler, ctx)
+        if found is not None:
+            return found
+        if outcome is Outcome.UNKNOWN:
+            ctx.maybe_sent = False  # ORDER_NOT_EXIST: that attempt created nothing
+        raise _Again(error)
+
+    async def _lookup(self, next_handler: Handler, ctx: _Ctx) -> Reply | None:
+        """Query the payout. ``None`` means ``ORDER_NOT_EXIST``; a failed query is ``_Unresolved``."""
+        call = ctx.call
+        key = call.idempotency_key
+        assert key is not None
+        query = Call.build(API_QUERY, {"outTradeNo": key}, timeout=call.timeout)
+        query_ctx = _Ctx(call=query, started=ctx.started)
+        try:
+            reply = await self._read(query, next_handler, query_ctx)
+        except OrderNotFoundError:
+            return None
+        except PayerMaxError as exc:
+            raise _Unresolved(exc) from exc
+        finally:
+            ctx.spent += query_ctx.spent
+        try:
+            order = structure(reply.data, PayoutOrder, what=f"{API_QUERY} data")
+        except ValidationError as exc:
+            raise _Unresolved(
+                InvalidResponseError(str(exc), http_status=reply.http_status)
+            ) from exc
+        if order.out_trade_no != key:
+            msg = f"{API_QUERY} for …{key[-4:]} answered with another outTradeNo"
+            raise _Unresolved(InvalidResponseError(msg, http_status=reply.http_status))
+        check_same_payout(call, order)
+        data: dict[str, object] = {"outTradeNo": order.out_trade_no, "status": order.status.value}
+        if order.trade_no:
+            data["tradeNo"] = order.trade_no
+        return attrs.evolve(reply, api=API_PAY, msg=f"settled by {API_QUERY}", data=data)
+
+
+def _cause(state: tenacity.RetryCallState) -> PayerMaxError | None:
+    outcome = state.outcome
+    if outcome is None or not outcome.failed:
+        return None
+    error = outcome.exception()
+    return error.cause if isinstance(error, _Again) else None
+
+
+def _fields(call: Call, attempt: int | None, outcome: str) -> dict[str, object]:
+    return {
+        "api": call.api,
+        "out_trade_no": call.idempotency_key,
+        "attempt": attempt if attempt is not None else call.attempt,
+        "outcome": outcome,
+    }
+
+
+def _unknown(call: Call, cause: BaseException) -> PayoutOutcomeUnknown:
+    key = call.idempotency_key or ""
+    msg = (
+        f"payout …{key[-4:]} may or may not exist ({type(cause).__name__}); it is kept in doubt, "
+        "settle it with client.payouts.reconcile() and never resend it under a new outTradeNo"
+    )
+    return PayoutOutcomeUnknown(msg, out_trade_no=key)
+
+
+def check_same_payout(call: Call, order: PayoutOrder) -> None:
+    """The order found under our number must be the payout we asked for (same amount, currency).
+
+    Raises:
+        IdempotencyConflictError: the number is taken by another payout (e.g. by another system).
+    """
+    key = call.idempotency_key or ""
+    trade = call.data.get("trade")
+    if not isinstance(trade, dict) or order.trade is None:
+        return
+    try:
+        amount = Decimal(str(trade.get("amount")))
+    except InvalidOperation:
+        return
+    same_amount = order.trade.amount is None or order.trade.amount == amount
+    same_currency = order.trade.currency is None or order.trade.currency == trade.get("currency")
+    if not (same_amount and same_currency):
+        msg = (
+            f"outTradeNo …{key[-4:]} already exists at the gateway with another amount or "
+            "currency; this payout was not sent"
+        )
+        raise IdempotencyConflictError(msg, out_trade_no=key)

@@ -1,0 +1,383 @@
+"""The sandbox gateway's own checks of request ``data``, with PayerMax-style verdicts.
+
+Independent of the client's local checks (``payermax_async._rules``) on purpose: the sandbox plays the
+server, so its rules are written from the OpenAPI file (required fields, max lengths, formats) and
+answer the way PayerMax does: one ``PARAMS_INVALID`` message per refused request ("The targetOrg is
+incorrect."), or per-field verdicts for ``paymentFieldValidation``. Only the max-length table is shared.
+
+Sandbox-specific account rules (documented, so tests can rely on them): a ``WALLET`` account number,
+and a ``BANK_TRANSFER`` account number in Indonesia, must be digits (an optional leading ``+``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+import attrs
+
+from .._rules import PAYOUT_SPEC, VALIDATION_SPEC, Spec, currency_decimals
+
+__all__ = [
+    "BatchQuery",
+    "Rejected",
+    "check_batch_query",
+    "check_payout",
+    "check_query",
+    "field_verdicts",
+]
+
+_OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_]{1,63}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_AMOUNT = re.compile(r"\d{1,12}(\.\d{1,6})?")
+_CODE = re.compile(r"[A-Za-z0-9_]{1,64}")
+_DIGITS = re.compile(r"\+?\d{4,40}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_NAME_CHARS = re.compile(r"[A-Za-z .,'\-]*")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_BATCH_TIME = "%Y-%m-%d %H:%M:%S"
+_RAILS = frozenset({"SWIFT", "SEPA", "LOCAL"})
+_GENDERS = frozenset({"F", "M"})
+#: Fields that route a payout rather than describe the payee: field validation does not list them.
+_ROUTING = frozenset(
+    {
+        "country",
+        "sourceAccount",
+        "destinationCurrency",
+        "chargeOption",
+        "clearingRail",
+        "expiryDays",
+        "purpose",
+        "payeeInfo.paymentMethodType",
+        "payeeInfo.targetOrg",
+        "payeeInfo.payeeType",
+    }
+)
+MAX_PAGE_SIZE = 100
+MAX_WINDOW = timedelta(days=1)
+
+
+class Rejected(Exception):
+    """A request the gateway refuses: ``code`` (``PARAMS_INVALID``, ...) and PayerMax's ``msg``."""
+
+    def __init__(self, msg: str, code: str = "PARAMS_INVALID") -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+
+def _leaf(path: str) -> str:
+    return path.rsplit(".", 1)[-1]
+
+
+def _incorrect(path: str) -> Rejected:
+    return Rejected(f"The {_leaf(path)} is incorrect.")
+
+
+def _get(data: Mapping[str, object], path: str) -> object:
+    node: object = data
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _text(data: Mapping[str, object], path: str) -> str:
+    value = _get(data, path)
+    return value if isinstance(value, str) else ""
+
+
+def _required(data: Mapping[str, object], path: str) -> str:
+    value = _get(data, path)
+    if value is None or value == "":
+        msg = f"The {_leaf(path)} is required."
+        raise Rejected(msg)
+    if not isinstance(value, str):
+        raise _incorrect(path)
+    return value
+
+
+def _leaves(
+    data: Mapping[str, object], spec: Spec, prefix: str = ""
+) -> Iterator[tuple[str, object]]:
+    """Every known field present in ``data``: ``(dotted path, value)``; objects are checked as such."""
+    for key, rule in spec.items():
+        if key not in data or data[key] is None:
+            continue
+        value, path = data[key], f"{prefix}{key}"
+        if isinstance(rule, Mapping):
+            if not isinstance(value, Mapping):
+                raise _incorrect(path)
+            yield from _leaves(value, rule, f"{path}.")
+        else:
+            yield path, value
+
+
+def _max_length(spec: Spec, path: str) -> int | None:
+    node: object = spec
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node if isinstance(node, int) else None
+
+
+def _too_long(path: str, limit: int) -> str:
+    return f"The {path} should not exceed {limit} characters"
+
+
+def _check_shapes(data: Mapping[str, object], spec: Spec) -> None:
+    for path, value in _leaves(data, spec):
+        if not isinstance(value, str):
+            raise _incorrect(path)
+        limit = _max_length(spec, path)
+        if limit is not None and len(value) > limit:
+            raise Rejected(_too_long(_leaf(path), limit))
+
+
+def _is_date(value: str) -> bool:
+    if not _DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def account_problem(data: Mapping[str, object]) -> str | None:
+    """Why the payee account number is unusable (PayerMax's field message), or ``None``."""
+    method = _text(data, "payeeInfo.paymentMethodType")
+    account = _text(data, "payeeInfo.accountInfo.accountNo")
+    numeric = method == "WALLET" or (method == "BANK_TRANSFER" and _text(data, "country") == "ID")
+    if account and numeric and not _DIGITS.fullmatch(account):
+        return "Please enter numbers."
+    return None
+
+
+def _check_common(data: Mapping[str, object]) -> None:
+    """Format rules shared by payouts and field validation (first problem wins)."""
+    if not _COUNTRY.fullmatch(_required(data, "country")):
+        raise _incorrect("country")
+    for path in ("sourceAccount", "destinationCurrency"):
+        value = _text(data, path)
+        if value and not _CURRENCY.fullmatch(value):
+            raise _incorrect(path)
+    rail = _text(data, "clearingRail")
+    if rail and rail not in _RAILS:
+        raise _incorrect("clearingRail")
+    method = _required(data, "payeeInfo.paymentMethodType")
+    if not _CODE.fullmatch(method):
+        raise _incorrect("payeeInfo.paymentMethodType")
+    target_org = _text(data, "payeeInfo.targetOrg")
+    if (method == "WALLET" and not target_org) or (target_org and not _CODE.fullmatch(target_org)):
+        raise _incorrect("payeeInfo.targetOrg")
+    gender = _text(data, "payeeInfo.payeeGender")
+    if gender and gender not in _GENDERS:
+        raise _incorrect("payeeInfo.payeeGender")
+
+
+def check_payout(data: object) -> Mapping[str, object]:
+    """Check ``paymentOrderPay`` data; return it.
+
+    Raises:
+        Rejected: the first problem, as PayerMax words it.
+    """
+    if not isinstance(data, Mapping):
+        msg = "The data is incorrect."
+        raise Rejected(msg)
+    out_trade_no = _required(data, "outTradeNo")
+    if not _OUT_TRADE_NO.fullmatch(out_trade_no):
+        raise _incorrect("outTradeNo")
+    for path in ("trade", "payeeInfo", "payeeInfo.accountInfo"):
+        if not isinstance(_get(data, path), Mapping):
+            msg = f"The {_leaf(path)} is required."
+            raise Rejected(msg)
+    _check_shapes(data, PAYOUT_SPEC)
+    currency = _required(data, "trade.currency")
+    if not _CURRENCY.fullmatch(currency):
+        raise _incorrect("trade.currency")
+    amount_text = _required(data, "trade.amount")
+    if not _AMOUNT.fullmatch(amount_text):
+        raise _incorrect("trade.amount")
+    amount = Decimal(amount_text)
+    decimals = len(amount_text.partition(".")[2].rstrip("0"))
+    if amount <= 0 or decimals > currency_decimals(currency):
+        msg = "The amount is invalid."
+        raise Rejected(msg, code="AMOUNT_INVALID")
+    _check_common(data)
+    _required(data, "payeeInfo.accountInfo.accountNo")
+    if account_problem(data) is not None:
+        msg = "The payment account info format is incorrect."
+        raise Rejected(msg)
+    for path in ("payeeInfo.email", "notifyEmail"):
+        value = _text(data, path)
+        if value and not _EMAIL.fullmatch(value):
+            raise _incorrect(path)
+    for path in (
+        "payeeInfo.birthDate",
+        "payeeInfo.document.documentIssueDate",
+        "payeeInfo.document.documentExpireDate",
+    ):
+        value = _text(data, path)
+        if value and not _is_date(value):
+            raise _incorrect(path)
+    notify_url = _text(data, "notifyUrl")
+    if notify_url:
+        parts = urlsplit(notify_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _incorrect("notifyUrl")
+    return data
+
+
+def check_query(data: object) -> str:
+    """Check ``paymentOrderQry`` data; return its ``outTradeNo``."""
+    if not isinstance(data, Mapping):
+        msg = "The data is incorrect."
+        raise Rejected(msg)
+    return _required(data, "outTradeNo")
+
+
+def _field_verdict(data: Mapping[str, object], path: str, value: str) -> str | None:
+    """``None`` if a checked field passes, else PayerMax's error message."""
+    if path == "payeeInfo.accountInfo.accountNo":
+        return account_problem(data)
+    if path.startswith("payeeInfo.name."):
+        ok = _NAME_CHARS.fullmatch(value) is not None
+        return None if ok else "Only letters, spaces, commas, hyphens and dots are allowed."
+    if path == "payeeInfo.payeePhone":
+        return None if _DIGITS.fullmatch(value) else "Please enter numbers."
+    if path == "payeeInfo.email":
+        return None if _EMAIL.fullmatch(value) else "Please enter a valid email address."
+    if path in ("payeeInfo.birthDate", "payeeInfo.document.documentIssueDate"):
+        return None if _is_date(value) else "Please enter a date as yyyy-MM-dd."
+    return None
+
+
+_CHECKED = frozenset(
+    {
+        "payeeInfo.accountInfo.accountNo",
+        "payeeInfo.name.firstName",
+        "payeeInfo.name.middleName",
+        "payeeInfo.name.lastName",
+        "payeeInfo.name.fullName",
+        "payeeInfo.payeePhone",
+        "payeeInfo.email",
+        "payeeInfo.birthDate",
+        "payeeInfo.document.documentIssueDate",
+    }
+)
+
+
+def field_verdicts(data: object) -> dict[str, object]:
+    """Answer ``paymentFieldValidation``: passed, ignored and failed fields.
+
+    Raises:
+        Rejected: the request itself is unusable (no country, no payee, bad payment method).
+    """
+    if not isinstance(data, Mapping):
+        msg = "The data is incorrect."
+        raise Rejected(msg)
+    if not isinstance(data.get("payeeInfo"), Mapping):
+        msg = "The payeeInfo is required."
+        raise Rejected(msg)
+    _check_common(data)
+    passed: list[dict[str, str]] = []
+    ignored: list[dict[str, str]] = []
+    failed: list[dict[str, str]] = []
+    for path, value in _leaves(data, VALIDATION_SPEC):
+        if path in _ROUTING or path.startswith("payerInfo.") or value == "":
+            continue
+        if not isinstance(value, str):
+            failed.append({"field": path, "errorMsg": f"The {path} is incorrect."})
+            continue
+        limit = _max_length(VALIDATION_SPEC, path)
+        if limit is not None and len(value) > limit:
+            failed.append({"field": path, "errorMsg": _too_long(path, limit)})
+        elif path not in _CHECKED:
+            ignored.append({"field": path})
+        elif (problem := _field_verdict(data, path, value)) is not None:
+            failed.append({"field": path, "errorMsg": problem})
+        else:
+            passed.append({"field": path})
+    return {
+        "validationCode": "PARAMS_INVALID" if failed else "PASS",
+        "validationPassedFields": passed,
+        "ignoredFields": ignored,
+        "validationFailedFields": failed,
+    }
+
+
+@attrs.frozen
+class BatchQuery:
+    """A checked ``paymentOrderBatchQry`` request."""
+
+    begin: datetime
+    end: datetime
+    page_size: int
+    page: int
+    status: str | None
+    country: str | None
+
+
+def _batch_time(data: Mapping[str, object], key: str) -> datetime:
+    text = _required(data, key)
+    try:
+        return datetime.strptime(text, _BATCH_TIME).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise _incorrect(key) from None
+
+
+def _positive_int(data: Mapping[str, object], key: str, default: int) -> int:
+    value = data.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _incorrect(key)
+    try:
+        number = int(value)
+    except ValueError:
+        raise _incorrect(key) from None
+    if number < 1:
+        raise _incorrect(key)
+    return number
+
+
+def check_batch_query(data: object) -> BatchQuery:
+    """Check ``paymentOrderBatchQry`` data: window ≤ 1 day, ``pageSize`` ≤ 100, 1-based pages."""
+    if not isinstance(data, Mapping):
+        msg = "The data is incorrect."
+        raise Rejected(msg)
+    begin = _batch_time(data, "queryBeginTime")
+    end = _batch_time(data, "queryEndTime")
+    if end < begin:
+        msg = "The queryEndTime must not be earlier than the queryBeginTime."
+        raise Rejected(msg)
+    if end - begin > MAX_WINDOW:
+        msg = "The query time range should not exceed 1 day."
+        raise Rejected(msg)
+    page_size = _positive_int(data, "pageSize", 20)
+    if page_size > MAX_PAGE_SIZE:
+        msg = f"The pageSize should not exceed {MAX_PAGE_SIZE}."
+        raise Rejected(msg)
+    status = _text(data, "status") or None
+    country = _text(data, "country") or None
+    return BatchQuery(
+        begin=begin,
+        end=end,
+        page_size=page_size,
+        page=_positive_int(data, "currentPageIndex", 1),
+        status=status,
+        country=country,
+    )
+
+
+def amount_of(data: Mapping[str, object]) -> Decimal | None:
+    """The trade amount as a number, if it is one."""
+    try:
+        return Decimal(_text(data, "trade.amount"))
+    except InvalidOperation:
+        return None

@@ -1,0 +1,448 @@
+"""``SandboxGateway``: a local PayerMax payout gateway on a real loopback HTTP server.
+
+It speaks the real wire protocol (PROTOCOL.md): signed envelopes in, signed answers out, PayerMax's
+codes and messages, UAT's result triggers, signed notifications with retries, and seeded fault
+injection. Use it in-process::
+
+    async with SandboxGateway() as gw:
+        async with PayerMaxClient(gw.config()) as client:
+            await client.payouts.create({...})
+
+or standalone with ``payermax sandbox --port 8080``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import struct
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from types import TracebackType
+
+from aiohttp import web
+
+from .._config import PayerMaxConfig
+from .._envelope import utc_now
+from .._keys import KeyPair, generate_keypair
+from ..errors import SignatureError
+from ..models._converter import parse_time
+from ..models.payouts import PayoutStatus
+from ..signing import RsaSigner, RsaVerifier
+from ._tasks import TaskTracker
+from ._validation import Rejected, check_batch_query, check_payout, check_query, field_verdicts
+from .faults import Fault, FaultKind, FaultSet
+from .ledger import Ledger, SandboxOrder, outcome_for
+from .notifier import Delivery, Notifier
+
+__all__ = ["API_PREFIX", "DEFAULT_APP_ID", "DEFAULT_MERCHANT_NO", "SandboxGateway"]
+
+API_PREFIX = "/aggregate-pay/api/gateway"
+DEFAULT_APP_ID = "3b242b56a8b64274bcc37dac281120e3"
+DEFAULT_MERCHANT_NO = "010213834123456"
+#: PayerMax refuses a requestTime further than this from its clock (REQ_TIME_OVER_TIME).
+MAX_CLOCK_SKEW = timedelta(minutes=2)
+#: Request bodies larger than this are refused before parsing.
+MAX_REQUEST_BYTES = 1024 * 1024
+_JSON = "application/json;charset=UTF-8"
+_SUCCESS_MSG = "Success."
+
+
+def _compact(document: Mapping[str, object]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _abort(request: web.BaseRequest, *, reset: bool) -> None:
+    """Close the client's connection without an answer; ``reset`` sends a TCP RST instead of a FIN."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if reset and sock is not None:
+        # SO_LINGER with a zero timeout makes close() send RST: the client sees "connection reset".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+class SandboxGateway:
+    """A local PayerMax gateway for tests, demos and offline development.
+
+    Args:
+        host: the loopback address to listen on.
+        port: the port (0: a free one, chosen once and kept across :meth:`refuse_connections`).
+        merchant_keys: the merchant's key pair (its public half verifies requests); generated if
+            ``None``.
+        platform_keys: PayerMax's key pair (signs answers and notifications); generated if ``None``.
+        app_id: the appId the gateway accepts.
+        merchant_no: the merchant number the gateway accepts.
+        processing_delay: seconds before a payout reaches its outcome (and its notification).
+        time_scale: multiplies the notification retry schedule (0 s, 30 s, 5 min, 10 min, 1 h, 12 h).
+        seed: seeds the fault RNG.
+        clock: the gateway's clock (timezone-aware UTC); e.g. to provoke ``REQ_TIME_OVER_TIME``.
+        notify_url: the dashboard's notification URL, used for orders without ``notifyUrl``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        merchant_keys: KeyPair | None = None,
+        platform_keys: KeyPair | None = None,
+        app_id: str = DEFAULT_APP_ID,
+        merchant_no: str = DEFAULT_MERCHANT_NO,
+        processing_delay: float = 0.05,
+        time_scale: float = 0.001,
+        seed: int = 0,
+        clock: Callable[[], datetime] | None = None,
+        notify_url: str | None = None,
+    ) -> None:
+        if processing_delay < 0 or time_scale < 0:
+            msg = "processing_delay and time_scale must not be negative"
+            raise ValueError(msg)
+        self._host = host
+        self._port = port
+        self._merchant_keys = merchant_keys or generate_keypair()
+        self._platform_keys = platform_keys or generate_keypair()
+        self.app_id = app_id
+        self.merchant_no = merchant_no
+        self._processing_delay = processing_delay
+        self._clock = clock or utc_now
+        self._notify_url = notify_url
+        self._verifier = RsaVerifier(self._merchant_keys.public_key)
+        self._signer = RsaSigner(self._platform_keys.private_key)
+        self._tasks = TaskTracker()
+        self.faults = FaultSet(seed)
+        self.ledger = Ledger()
+        self._notifier = Notifier(
+            signer=self._signer,
+            app_id=app_id,
+            merchant_no=merchant_no,
+            time_scale=time_scale,
+            clock=self._clock,
+            tasks=self._tasks,
+        )
+        self._runner: web.ServerRunner | None = None
+        self._stopping = asyncio.Event()
+        self._started = False
+        self._handlers: dict[str, Callable[[Mapping[str, object]], Mapping[str, object]]] = {
+            "paymentFieldValidation": field_verdicts,
+            "paymentOrderPay": self._pay,
+            "paymentOrderQry": self._query,
+            "paymentOrderBatchQry": self._batch_query,
+        }
+
+    # ------------------------------------------------------------------------------ public surface
+
+    @property
+    def base_url(self) -> str:
+        """The gateway prefix to configure clients with (``http://127.0.0.1:<port>/aggregate-pay/...``)."""
+        if not self._started:
+            msg = "the sandbox is not started; use 'async with SandboxGateway() as gw'"
+            raise RuntimeError(msg)
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}{API_PREFIX}"
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (known once started)."""
+        return self._port
+
+    @property
+    def merchant_private_key(self) -> str:
+        """The merchant private key clients sign with (one-line base64, PayerMax's format)."""
+        return self._merchant_keys.private_key
+
+    @property
+    def merchant_public_key(self) -> str:
+        """The merchant public key the gateway verifies requests with (one-line base64)."""
+        return self._merchant_keys.public_key
+
+    @property
+    def platform_private_key(self) -> str:
+        """The platform private key the gateway signs with (one-line base64)."""
+        return self._platform_keys.private_key
+
+    @property
+    def platform_public_key(self) -> str:
+        """The platform public key clients verify answers with (one-line base64)."""
+        return self._platform_keys.public_key
+
+    @property
+    def notifications(self) -> list[Delivery]:
+        """Every notification delivery attempt so far, oldest first."""
+        return list(self._notifier.deliveries)
+
+    def config(self, **overrides: object) -> PayerMaxConfig:
+        """A ready :class:`PayerMaxConfig` for this gateway's merchant; keyword arguments override."""
+        settings: dict[str, object] = {
+            "app_id": self.app_id,
+            "merchant_no": self.merchant_no,
+            "merchant_private_key": self.merchant_private_key,
+            "platform_public_key": self.platform_public_key,
+            "base_url": self.base_url,
+            **overrides,
+        }
+        return PayerMaxConfig(**settings)  # type: ignore[arg-type]
+
+    async def deliver_again(self, out_trade_no: str) -> Delivery:
+        """Deliver the latest notification of a payout once more (a duplicate), and return the attempt.
+
+        Raises:
+            KeyError: no notification was ever made for this payout.
+        """
+        return await self._notifier.deliver_again(out_trade_no)
+
+    async def refuse_connections(self, refuse: bool = True) -> None:
+        """Stop listening (clients get "connection refused"), or listen again on the same port."""
+        if refuse:
+            await self._stop_listening()
+        elif self._runner is None:
+            await self._listen()
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every scheduled outcome and notification task has run.
+
+        Raises:
+            TimeoutError: some are still running after ``timeout`` seconds (e.g. a receiver that never
+                acknowledges, with a large ``time_scale``).
+        """
+        await self._tasks.settle(timeout)
+
+    # ------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start listening (``async with`` does this)."""
+        if self._started:
+            return
+        self._stopping.clear()
+        await self._listen()
+        self._started = True
+
+    async def aclose(self) -> None:
+        """Stop listening, cancel every background task and close the notification session."""
+        self._stopping.set()
+        await self._stop_listening()
+        await self._tasks.aclose()
+        await self._notifier.aclose()
+        self._started = False
+
+    async def __aenter__(self) -> SandboxGateway:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _listen(self) -> None:
+        runner = web.ServerRunner(web.Server(self._handle, access_log=None), shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        if self._port == 0:
+            for address in runner.addresses:
+                self._port = int(address[1])
+                break
+        self._runner = runner
+
+    async def _stop_listening(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            self._stopping.set()
+            try:
+                await runner.cleanup()
+            finally:
+                self._stopping.clear()
+
+    # ------------------------------------------------------------------------------------- requests
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        api = request.path[len(API_PREFIX) + 1 :] if request.path.startswith(API_PREFIX) else ""
+        if api not in self._handlers:
+            return web.Response(status=404, text="Not Found")
+        if request.method != "POST":
+            return web.Response(status=405, text="Method Not Allowed")
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            return self._answer({"code": "PARAMS_INVALID", "msg": "The request is too large."})
+        raw = await request.read()
+        document = _parse(raw)
+        data = document.get("data") if document is not None else None
+        out_trade_no = data.get("outTradeNo") if isinstance(data, Mapping) else None
+        self.ledger.record_post(api, out_trade_no if isinstance(out_trade_no, str) else None)
+        fault = self.faults.draw(api, out_trade_no if isinstance(out_trade_no, str) else None)
+        if fault is not None and fault.kind.before_commit:
+            return self._before_commit(request, fault)
+        answer = self._process(api, raw, document, request.headers.get("sign"))
+        if fault is None:
+            return self._answer(answer)
+        return await self._after_commit(request, fault, answer)
+
+    def _before_commit(self, request: web.BaseRequest, fault: Fault) -> web.StreamResponse:
+        if fault.kind is FaultKind.RESET_BEFORE_READ:
+            _abort(request, reset=True)
+            return web.Response(status=500)  # never written: the connection is gone
+        if fault.kind is FaultKind.HTTP_503_BEFORE_COMMIT:
+            return web.Response(
+                status=503,
+                text="<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
+                content_type="text/html",
+            )
+        if fault.kind is FaultKind.RATE_LIMIT:
+            answer = {"code": "TOO_MANY_REQUEST", "msg": "Too many requests, try again later."}
+            return self._answer(answer, headers={"Retry-After": f"{fault.retry_after:g}"})
+        return self._answer({"code": "SYSTEM_ERROR", "msg": "System error, please retry."})
+
+    async def _after_commit(
+        self, request: web.BaseRequest, fault: Fault, answer: Mapping[str, object]
+    ) -> web.StreamResponse:
+        if fault.kind is FaultKind.SYSTEM_ERROR_AFTER_COMMIT:
+            return self._answer({"code": "SYSTEM_ERROR", "msg": "System error, please retry."})
+        if fault.kind is FaultKind.DROP_AFTER_COMMIT:
+            _abort(request, reset=False)
+            return web.Response(status=500)  # never written: the connection is gone
+        if fault.kind is FaultKind.BAD_SIGNATURE:
+            body = _compact(answer)
+            wrong = self._signer.sign_sync(body + b" ")  # a real signature, of other bytes
+            return web.Response(body=body, headers={"sign": wrong, "Content-Type": _JSON})
+        # FaultKind.DELAY: hold the answer back, but never past the gateway's own shutdown.
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=fault.delay)
+        except asyncio.TimeoutError:
+            return self._answer(answer)
+        _abort(request, reset=False)
+        return web.Response(status=500)
+
+    def _answer(
+        self, document: Mapping[str, object], *, headers: Mapping[str, str] | None = None
+    ) -> web.Response:
+        """A signed answer: compact JSON, signed over exactly the bytes sent."""
+        body = _compact(document)
+        all_headers = {
+            "Content-Type": _JSON,
+            "sign": self._signer.sign_sync(body),
+            **(headers or {}),
+        }
+        return web.Response(body=body, headers=all_headers)
+
+    def _process(
+        self,
+        api: str,
+        raw: bytes,
+        document: Mapping[str, object] | None,
+        sign: str | None,
+    ) -> Mapping[str, object]:
+        """Check the envelope and run the API; return the answer document (never raises Rejected)."""
+        try:
+            data = self._check_envelope(raw, document, sign)
+            result = self._handlers[api](data)
+        except Rejected as rejected:
+            return {"code": rejected.code, "msg": rejected.msg}
+        return {"code": "APPLY_SUCCESS", "msg": _SUCCESS_MSG, "data": result}
+
+    def _check_envelope(
+        self, raw: bytes, document: Mapping[str, object] | None, sign: str | None
+    ) -> Mapping[str, object]:
+        if document is None:
+            msg = "The request body is not valid JSON."
+            raise Rejected(msg)
+        merchant_no = document.get("merchantNo")
+        if document.get("appId") != self.app_id or merchant_no not in (None, self.merchant_no):
+            msg = "The appId or merchantNo is invalid."
+            raise Rejected(msg, code="MERCHANT_APP_INVALID")
+        try:
+            self._verifier.verify(raw, sign or "")
+        except SignatureError:
+            msg = "Signature verification failed."
+            raise Rejected(msg, code="SIGN_VERIFY_FAILED") from None
+        for key in ("version", "keyVersion", "requestTime"):
+            if not isinstance(document.get(key), str) or not document[key]:
+                msg = f"The {key} is required."
+                raise Rejected(msg)
+        sent_at = parse_time(document["requestTime"])
+        if sent_at is None:
+            msg = "The requestTime is incorrect."
+            raise Rejected(msg)
+        if abs(self._clock() - sent_at) > MAX_CLOCK_SKEW:
+            msg = "The request time is over time."
+            raise Rejected(msg, code="REQ_TIME_OVER_TIME")
+        data = document.get("data")
+        if not isinstance(data, Mapping):
+            msg = "The data is required."
+            raise Rejected(msg)
+        return data
+
+    # ------------------------------------------------------------------------------------ the APIs
+
+    def _pay(self, data: Mapping[str, object]) -> Mapping[str, object]:
+        check_payout(data)
+        out_trade_no = str(data["outTradeNo"])
+        if out_trade_no in self.ledger.orders:
+            msg = "The order already exists, outTradeNo is repeated."
+            raise Rejected(msg, code="ORDER_REPEAT")
+        notify_url = data.get("notifyUrl")
+        order = self.ledger.commit(
+            data,
+            status=PayoutStatus.PENDING,
+            created_at=self._clock(),
+            notify_url=notify_url
+            if isinstance(notify_url, str) and notify_url
+            else self._notify_url,
+        )
+        outcome = outcome_for(data)
+        if outcome is not PayoutStatus.PENDING:  # 100/10000 stay PENDING for ever: nothing to run
+            self._tasks.spawn(self._settle_order(order, outcome), name="payermax-sandbox-outcome")
+        return {"outTradeNo": order.out_trade_no, "tradeNo": order.trade_no, "status": "PENDING"}
+
+    async def _settle_order(self, order: SandboxOrder, outcome: PayoutStatus) -> None:
+        """Apply a payout's outcome after the processing delay and announce each new status."""
+        steps = (
+            (PayoutStatus.SUCCESS, PayoutStatus.BOUNCEBACK)
+            if outcome is PayoutStatus.BOUNCEBACK
+            else (outcome,)
+        )
+        for status in steps:
+            await asyncio.sleep(self._processing_delay)
+            order.move_to(status, self._clock())
+            self._notifier.notify(order)
+
+    def _query(self, data: Mapping[str, object]) -> Mapping[str, object]:
+        order = self.ledger.orders.get(check_query(data))
+        if order is None:
+            msg = "The order does not exist."
+            raise Rejected(msg, code="ORDER_NOT_EXIST")
+        return order.to_wire()
+
+    def _batch_query(self, data: Mapping[str, object]) -> Mapping[str, object]:
+        query = check_batch_query(data)
+        orders = self.ledger.window(
+            query.begin, query.end, status=query.status, country=query.country
+        )
+        start = (query.page - 1) * query.page_size
+        return {
+            "totalCount": len(orders),
+            "pageSize": query.page_size,
+            "currentPageIndex": query.page,
+            "orderList": [order.to_wire() for order in orders[start : start + query.page_size]],
+        }
+
+    def __repr__(self) -> str:
+        state = f"listening on {self._host}:{self._port}" if self._runner else "not listening"
+        return f"SandboxGateway({state}, orders={len(self.ledger.orders)})"
+
+
+def _parse(raw: bytes) -> Mapping[str, object] | None:
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return document if isinstance(document, dict) else None

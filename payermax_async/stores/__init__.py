@@ -1,0 +1,27 @@
+"""Idempotency stores: the journal that makes payouts exactly-once (see ``base`` for the states)."""
+
+from __future__ import annotations
+
+from .base import (
+    OPEN_STATES,
+    Claim,
+    ClaimOutcome,
+    IdempotencyStore,
+    PayoutRecord,
+    RecordState,
+)
+from .memory import MemoryStore
+from .redis import RedisStore
+from .sqlite import SQLiteStore
+
+__all__ = [
+    "OPEN_STATES",
+    "Claim",
+    "ClaimOutcome",
+    "IdempotencyStore",
+    "MemoryStore",
+    "PayoutRecord",
+    "RecordState",
+    "RedisStore",
+    "SQLiteStore",
+]

@@ -1,0 +1,44 @@
+"""``MemoryStore``: the default journal, in this process's memory."""
+
+from __future__ import annotations
+
+from .._rules import check_out_trade_no
+from ._journal import Clock, JournalStore, T, Update
+from .base import OPEN_STATES, PayoutRecord
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore(JournalStore):
+    """A journal kept in a dict: exactly-once within one process, forgotten when it exits.
+
+    Good for scripts and tests. A crash loses the journal, so a payout in flight at the moment of a
+    crash is only protected by the gateway's ``ORDER_REPEAT`` check; use :class:`SQLiteStore` or
+    :class:`RedisStore` in production.
+
+    Args:
+        clock: seconds since the epoch (tests inject their own).
+    """
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        super().__init__(clock=clock)
+        self._records: dict[str, PayoutRecord] = {}
+
+    async def _update(self, out_trade_no: str, update: Update[T]) -> T:
+        check_out_trade_no(out_trade_no)
+        # No await between the read and the write: atomic under asyncio's single thread.
+        new, value = update(self._records.get(out_trade_no))
+        if new is not None:
+            self._records[out_trade_no] = new
+        return value
+
+    async def get(self, out_trade_no: str) -> PayoutRecord | None:
+        """The record of ``out_trade_no``, if any."""
+        return self._records.get(out_trade_no)
+
+    async def open_records(self) -> list[PayoutRecord]:
+        """Every ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record."""
+        return [r for r in self._records.values() if r.state in OPEN_STATES]
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({len(self._records)} records)"
