@@ -47,6 +47,7 @@ MAX_CLOCK_SKEW = timedelta(minutes=2)
 MAX_REQUEST_BYTES = 1024 * 1024
 _JSON = "application/json;charset=UTF-8"
 _SUCCESS_MSG = "Success."
+_CLOSE_PASSES = 5
 
 
 def _compact(document: Mapping[str, object]) -> bytes:
@@ -263,6 +264,10 @@ class SandboxGateway:
                 await runner.cleanup()
             finally:
                 self._stopping.clear()
+            # Closing sent FINs on idle keep-alive connections; let in-process clients see them, so
+            # their next request dials afresh and meets "connection refused" rather than a dead socket.
+            for _ in range(_CLOSE_PASSES):
+                await asyncio.sleep(0)
 
     # ------------------------------------------------------------------------------------- requests
 
