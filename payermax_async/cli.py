@@ -270,7 +270,13 @@ def _create(args: argparse.Namespace) -> int:
     async def run() -> object:
         async with _client() as client:
             try:
-                return _wire(await client.payouts.create(data))  # type: ignore[arg-type]
+                result = await client.payouts.create(data)  # type: ignore[arg-type]
+                # Spelled out: the converter leaves a default-valued status (PENDING) out.
+                return {
+                    "outTradeNo": result.out_trade_no,
+                    "tradeNo": result.trade_no,
+                    "status": result.status.value,
+                }
             except DuplicateOrderError as exc:
                 number = str(data.get("outTradeNo", ""))  # type: ignore[attr-defined]
                 msg = f"{exc} (already submitted: see 'payermax payouts get {number}')"
@@ -352,7 +358,10 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``payermax`` command; return its exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors: already printed
+        return exit_.code if isinstance(exit_.code, int) else 2
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
