@@ -156,13 +156,20 @@ async def _serve_sandbox(args: argparse.Namespace) -> int:
         _out(f"  base URL             {gateway.base_url}")
         _out(f"  appId                {gateway.app_id}")
         _out(f"  merchantNo           {gateway.merchant_no}")
-        _out(f"  merchant private key {gateway.merchant_private_key}")
+        # A key the user brought is referred to by its file, never echoed; generated ones are
+        # throwaway sandbox keys and are printed so a client can be configured at once.
+        if args.merchant_key is not None:
+            private_line = f"PAYERMAX_PRIVATE_KEY_FILE={args.merchant_key.resolve()}"
+            _out(f"  merchant private key {args.merchant_key} (yours, not shown)")
+        else:
+            private_line = f"PAYERMAX_PRIVATE_KEY={gateway.merchant_private_key}"
+            _out(f"  merchant private key {gateway.merchant_private_key}")
         _out(f"  platform public key  {gateway.platform_public_key}")
         _out("Configure a client with:")
         _out(f"export PAYERMAX_BASE_URL={gateway.base_url}")
         _out(f"export PAYERMAX_APP_ID={gateway.app_id}")
         _out(f"export PAYERMAX_MERCHANT_NO={gateway.merchant_no}")
-        _out(f"export PAYERMAX_PRIVATE_KEY={gateway.merchant_private_key}")
+        _out(f"export {private_line}")
         _out(f"export PAYERMAX_PLATFORM_PUBLIC_KEY={gateway.platform_public_key}")
         sys.stdout.flush()
         await stop.wait()
@@ -377,3 +384,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{where}{exc.strerror or exc}")
     except ValueError as exc:
         return _fail(str(exc))
+    except Exception as exc:  # the promise is one line, never a traceback
+        return _fail(f"unexpected {type(exc).__name__}: {exc}")

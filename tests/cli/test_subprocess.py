@@ -10,14 +10,21 @@ import sys
 
 import pytest
 
+from payermax_async import generate_keypair
 from tests.sandbox.helpers import payout
 
 
 @pytest.fixture
-def standalone_sandbox():
+def sandbox_args():
+    """Extra arguments for the standalone sandbox (tests override it)."""
+    return []
+
+
+@pytest.fixture
+def standalone_sandbox(sandbox_args):
     """``python -m payermax_async sandbox --port 0`` running, with its printed export lines."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "payermax_async", "sandbox", "--port", "0", "--seed", "1"],
+        [sys.executable, "-m", "payermax_async", "sandbox", "--port", "0", *sandbox_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -85,3 +92,42 @@ def test_sandbox_process_serves_the_cli_and_stops_on_ctrl_c(standalone_sandbox):
     assert process.wait(timeout=10) == 0
     assert process.stdout is not None
     assert "sandbox stopped" in process.stdout.read()
+
+
+@pytest.fixture(scope="module")
+def own_keys():
+    """The user's own merchant key pair."""
+    return generate_keypair()
+
+
+class TestOwnMerchantKey:
+    """``payermax sandbox --merchant-key FILE``."""
+
+    @pytest.fixture
+    def key_file(self, tmp_path, own_keys):
+        """The user's merchant private key in a PEM file."""
+        path = tmp_path / "merchant.pem"
+        path.write_text(own_keys.private_key_pem)
+        return path
+
+    @pytest.fixture
+    def sandbox_args(self, key_file):
+        """Start the sandbox with the user's key."""
+        return ["--merchant-key", str(key_file)]
+
+    def test_the_key_is_used_but_never_printed(self, standalone_sandbox, key_file, own_keys):
+        """The banner refers to the file and never echoes the private key; the key signs requests."""
+        _, exports, banner = standalone_sandbox
+        assert own_keys.private_key not in banner
+        assert exports["PAYERMAX_PRIVATE_KEY_FILE"] == str(key_file.resolve())
+        env = {**os.environ, **exports}
+        env.pop("PAYERMAX_PRIVATE_KEY", None)
+        missing = subprocess.run(
+            [sys.executable, "-m", "payermax_async", "payouts", "get", "own_1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert "ORDER_NOT_EXIST" in missing.stderr  # signed with the file's key and accepted

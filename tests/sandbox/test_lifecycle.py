@@ -93,3 +93,10 @@ async def test_delayed_answers_end_when_the_gateway_closes(merchant_keys, platfo
             await gw.aclose()
             with pytest.raises(aiohttp.ClientConnectionError):
                 await request
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com"])  # noqa: S104
+def test_only_loopback_hosts_are_allowed(host, merchant_keys, platform_keys):
+    """The sandbox refuses to listen anywhere a network could reach it."""
+    with pytest.raises(ValueError, match="loopback"):
+        SandboxGateway(host=host, merchant_keys=merchant_keys, platform_keys=platform_keys)
