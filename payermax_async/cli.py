@@ -377,6 +377,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``payermax sandbox | head``): stop quietly, like other Unix tools,
+        # and point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except PayerMaxError as exc:
         return _fail(str(exc) or type(exc).__name__)
     except OSError as exc:
