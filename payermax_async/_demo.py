@@ -18,14 +18,14 @@ from aiohttp import web
 
 from ._client import PayerMaxClient
 from ._envelope import utc_now
-from .errors import DuplicateOrderError, SignatureError, ValidationError
+from .errors import DuplicateOrderError, PayerMaxError, SignatureError, ValidationError
 from .models._converter import mask, structure
 from .models.notifications import PayoutNotification
 from .models.payouts import PayoutOrder, PayoutStatus
 from .sandbox import SandboxGateway
 from .signing import RsaVerifier
 
-__all__ = ["notification_receiver", "run_demo"]
+__all__ = ["DemoError", "notification_receiver", "run_demo"]
 
 #: PayerMax's required acknowledgement of a notification.
 _ACK = b'{"code":"SUCCESS","msg":"Success"}'
@@ -61,6 +61,10 @@ def notification_receiver(
     return handle
 
 
+class DemoError(PayerMaxError):
+    """The demo could not complete (e.g. an expected notification never arrived)."""
+
+
 class _Inbox:
     """Notifications received so far, awaitable by ``(outTradeNo, status)``."""
 
@@ -78,7 +82,13 @@ class _Inbox:
 
     async def expect(self, out_trade_no: str, status: PayoutStatus) -> PayoutNotification:
         key = (out_trade_no, status)
-        await asyncio.wait_for(self._event(key).wait(), _NOTIFICATION_WAIT)
+        try:
+            await asyncio.wait_for(self._event(key).wait(), _NOTIFICATION_WAIT)
+        except asyncio.TimeoutError:
+            msg = (
+                f"no {status.value} notification for {out_trade_no} within {_NOTIFICATION_WAIT:g} s"
+            )
+            raise DemoError(msg) from None
         return self.received[key]
 
 

@@ -156,13 +156,20 @@ async def _serve_sandbox(args: argparse.Namespace) -> int:
         _out(f"  base URL             {gateway.base_url}")
         _out(f"  appId                {gateway.app_id}")
         _out(f"  merchantNo           {gateway.merchant_no}")
-        _out(f"  merchant private key {gateway.merchant_private_key}")
+        # A key the user brought is referred to by its file, never echoed; generated ones are
+        # throwaway sandbox keys and are printed so a client can be configured at once.
+        if args.merchant_key is not None:
+            private_line = f"PAYERMAX_PRIVATE_KEY_FILE={args.merchant_key.resolve()}"
+            _out(f"  merchant private key {args.merchant_key} (yours, not shown)")
+        else:
+            private_line = f"PAYERMAX_PRIVATE_KEY={gateway.merchant_private_key}"
+            _out(f"  merchant private key {gateway.merchant_private_key}")
         _out(f"  platform public key  {gateway.platform_public_key}")
         _out("Configure a client with:")
         _out(f"export PAYERMAX_BASE_URL={gateway.base_url}")
         _out(f"export PAYERMAX_APP_ID={gateway.app_id}")
         _out(f"export PAYERMAX_MERCHANT_NO={gateway.merchant_no}")
-        _out(f"export PAYERMAX_PRIVATE_KEY={gateway.merchant_private_key}")
+        _out(f"export {private_line}")
         _out(f"export PAYERMAX_PLATFORM_PUBLIC_KEY={gateway.platform_public_key}")
         sys.stdout.flush()
         await stop.wait()
@@ -270,7 +277,13 @@ def _create(args: argparse.Namespace) -> int:
     async def run() -> object:
         async with _client() as client:
             try:
-                return _wire(await client.payouts.create(data))  # type: ignore[arg-type]
+                result = await client.payouts.create(data)  # type: ignore[arg-type]
+                # Spelled out: the converter leaves a default-valued status (PENDING) out.
+                return {
+                    "outTradeNo": result.out_trade_no,
+                    "tradeNo": result.trade_no,
+                    "status": result.status.value,
+                }
             except DuplicateOrderError as exc:
                 number = str(data.get("outTradeNo", ""))  # type: ignore[attr-defined]
                 msg = f"{exc} (already submitted: see 'payermax payouts get {number}')"
@@ -352,7 +365,10 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``payermax`` command; return its exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors: already printed
+        return exit_.code if isinstance(exit_.code, int) else 2
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
@@ -361,6 +377,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``payermax sandbox | head``): stop quietly, like other Unix tools,
+        # and point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except PayerMaxError as exc:
         return _fail(str(exc) or type(exc).__name__)
     except OSError as exc:
@@ -368,3 +390,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{where}{exc.strerror or exc}")
     except ValueError as exc:
         return _fail(str(exc))
+    except Exception as exc:  # the promise is one line, never a traceback
+        return _fail(f"unexpected {type(exc).__name__}: {exc}")

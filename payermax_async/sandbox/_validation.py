@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import attrs
@@ -373,11 +373,3 @@ def check_batch_query(data: object) -> BatchQuery:
         status=status,
         country=country,
     )
-
-
-def amount_of(data: Mapping[str, object]) -> Decimal | None:
-    """The trade amount as a number, if it is one."""
-    try:
-        return Decimal(_text(data, "trade.amount"))
-    except InvalidOperation:
-        return None

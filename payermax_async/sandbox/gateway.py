@@ -18,7 +18,7 @@ import json
 import socket
 import struct
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 
 from aiohttp import web
@@ -26,27 +26,23 @@ from aiohttp import web
 from .._config import PayerMaxConfig
 from .._envelope import utc_now
 from .._keys import KeyPair, generate_keypair
-from ..errors import SignatureError
-from ..models._converter import parse_time
 from ..models.payouts import PayoutStatus
 from ..signing import RsaSigner, RsaVerifier
+from ._api import APIS, PayoutApis, parse_body
 from ._tasks import TaskTracker
-from ._validation import Rejected, check_batch_query, check_payout, check_query, field_verdicts
 from .faults import Fault, FaultKind, FaultSet
 from .ledger import Ledger, SandboxOrder, outcome_for
-from .notifier import Delivery, Notifier
+from .notifier import Delivery, Notifier, is_loopback_url
 
 __all__ = ["API_PREFIX", "DEFAULT_APP_ID", "DEFAULT_MERCHANT_NO", "SandboxGateway"]
 
 API_PREFIX = "/aggregate-pay/api/gateway"
 DEFAULT_APP_ID = "3b242b56a8b64274bcc37dac281120e3"
 DEFAULT_MERCHANT_NO = "010213834123456"
-#: PayerMax refuses a requestTime further than this from its clock (REQ_TIME_OVER_TIME).
-MAX_CLOCK_SKEW = timedelta(minutes=2)
 #: Request bodies larger than this are refused before parsing.
 MAX_REQUEST_BYTES = 1024 * 1024
 _JSON = "application/json;charset=UTF-8"
-_SUCCESS_MSG = "Success."
+_CLOSE_PASSES = 5
 
 
 def _compact(document: Mapping[str, object]) -> bytes:
@@ -69,7 +65,7 @@ class SandboxGateway:
     """A local PayerMax gateway for tests, demos and offline development.
 
     Args:
-        host: the loopback address to listen on.
+        host: the loopback address to listen on (anything else is refused).
         port: the port (0: a free one, chosen once and kept across :meth:`refuse_connections`).
         merchant_keys: the merchant's key pair (its public half verifies requests); generated if
             ``None``.
@@ -98,6 +94,10 @@ class SandboxGateway:
         clock: Callable[[], datetime] | None = None,
         notify_url: str | None = None,
     ) -> None:
+        if not is_loopback_url(f"http://{host}/" if ":" not in host else f"http://[{host}]/"):
+            # The sandbox holds throwaway keys and accepts any payout: never expose it on a network.
+            msg = f"the sandbox only listens on loopback addresses, not {host!r}"
+            raise ValueError(msg)
         if processing_delay < 0 or time_scale < 0:
             msg = "processing_delay and time_scale must not be negative"
             raise ValueError(msg)
@@ -126,12 +126,15 @@ class SandboxGateway:
         self._runner: web.ServerRunner | None = None
         self._stopping = asyncio.Event()
         self._started = False
-        self._handlers: dict[str, Callable[[Mapping[str, object]], Mapping[str, object]]] = {
-            "paymentFieldValidation": field_verdicts,
-            "paymentOrderPay": self._pay,
-            "paymentOrderQry": self._query,
-            "paymentOrderBatchQry": self._batch_query,
-        }
+        self._apis = PayoutApis(
+            app_id=app_id,
+            merchant_no=merchant_no,
+            verifier=self._verifier,
+            clock=self._clock,
+            ledger=self.ledger,
+            default_notify_url=notify_url,
+            on_commit=self._schedule_outcome,
+        )
 
     # ------------------------------------------------------------------------------ public surface
 
@@ -263,26 +266,30 @@ class SandboxGateway:
                 await runner.cleanup()
             finally:
                 self._stopping.clear()
+            # Closing sent FINs on idle keep-alive connections; let in-process clients see them, so
+            # their next request dials afresh and meets "connection refused" rather than a dead socket.
+            for _ in range(_CLOSE_PASSES):
+                await asyncio.sleep(0)
 
     # ------------------------------------------------------------------------------------- requests
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         api = request.path[len(API_PREFIX) + 1 :] if request.path.startswith(API_PREFIX) else ""
-        if api not in self._handlers:
+        if api not in APIS:
             return web.Response(status=404, text="Not Found")
         if request.method != "POST":
             return web.Response(status=405, text="Method Not Allowed")
         if (request.content_length or 0) > MAX_REQUEST_BYTES:
             return self._answer({"code": "PARAMS_INVALID", "msg": "The request is too large."})
         raw = await request.read()
-        document = _parse(raw)
+        document = parse_body(raw)
         data = document.get("data") if document is not None else None
         out_trade_no = data.get("outTradeNo") if isinstance(data, Mapping) else None
         self.ledger.record_post(api, out_trade_no if isinstance(out_trade_no, str) else None)
         fault = self.faults.draw(api, out_trade_no if isinstance(out_trade_no, str) else None)
         if fault is not None and fault.kind.before_commit:
             return self._before_commit(request, fault)
-        answer = self._process(api, raw, document, request.headers.get("sign"))
+        answer = self._apis.process(api, raw, document, request.headers.get("sign"))
         if fault is None:
             return self._answer(answer)
         return await self._after_commit(request, fault, answer)
@@ -334,74 +341,10 @@ class SandboxGateway:
         }
         return web.Response(body=body, headers=all_headers)
 
-    def _process(
-        self,
-        api: str,
-        raw: bytes,
-        document: Mapping[str, object] | None,
-        sign: str | None,
-    ) -> Mapping[str, object]:
-        """Check the envelope and run the API; return the answer document (never raises Rejected)."""
-        try:
-            data = self._check_envelope(raw, document, sign)
-            result = self._handlers[api](data)
-        except Rejected as rejected:
-            return {"code": rejected.code, "msg": rejected.msg}
-        return {"code": "APPLY_SUCCESS", "msg": _SUCCESS_MSG, "data": result}
-
-    def _check_envelope(
-        self, raw: bytes, document: Mapping[str, object] | None, sign: str | None
-    ) -> Mapping[str, object]:
-        if document is None:
-            msg = "The request body is not valid JSON."
-            raise Rejected(msg)
-        merchant_no = document.get("merchantNo")
-        if document.get("appId") != self.app_id or merchant_no not in (None, self.merchant_no):
-            msg = "The appId or merchantNo is invalid."
-            raise Rejected(msg, code="MERCHANT_APP_INVALID")
-        try:
-            self._verifier.verify(raw, sign or "")
-        except SignatureError:
-            msg = "Signature verification failed."
-            raise Rejected(msg, code="SIGN_VERIFY_FAILED") from None
-        for key in ("version", "keyVersion", "requestTime"):
-            if not isinstance(document.get(key), str) or not document[key]:
-                msg = f"The {key} is required."
-                raise Rejected(msg)
-        sent_at = parse_time(document["requestTime"])
-        if sent_at is None:
-            msg = "The requestTime is incorrect."
-            raise Rejected(msg)
-        if abs(self._clock() - sent_at) > MAX_CLOCK_SKEW:
-            msg = "The request time is over time."
-            raise Rejected(msg, code="REQ_TIME_OVER_TIME")
-        data = document.get("data")
-        if not isinstance(data, Mapping):
-            msg = "The data is required."
-            raise Rejected(msg)
-        return data
-
-    # ------------------------------------------------------------------------------------ the APIs
-
-    def _pay(self, data: Mapping[str, object]) -> Mapping[str, object]:
-        check_payout(data)
-        out_trade_no = str(data["outTradeNo"])
-        if out_trade_no in self.ledger.orders:
-            msg = "The order already exists, outTradeNo is repeated."
-            raise Rejected(msg, code="ORDER_REPEAT")
-        notify_url = data.get("notifyUrl")
-        order = self.ledger.commit(
-            data,
-            status=PayoutStatus.PENDING,
-            created_at=self._clock(),
-            notify_url=notify_url
-            if isinstance(notify_url, str) and notify_url
-            else self._notify_url,
-        )
-        outcome = outcome_for(data)
+    def _schedule_outcome(self, order: SandboxOrder) -> None:
+        outcome = outcome_for(order.data)
         if outcome is not PayoutStatus.PENDING:  # 100/10000 stay PENDING for ever: nothing to run
             self._tasks.spawn(self._settle_order(order, outcome), name="payermax-sandbox-outcome")
-        return {"outTradeNo": order.out_trade_no, "tradeNo": order.trade_no, "status": "PENDING"}
 
     async def _settle_order(self, order: SandboxOrder, outcome: PayoutStatus) -> None:
         """Apply a payout's outcome after the processing delay and announce each new status."""
@@ -415,34 +358,6 @@ class SandboxGateway:
             order.move_to(status, self._clock())
             self._notifier.notify(order)
 
-    def _query(self, data: Mapping[str, object]) -> Mapping[str, object]:
-        order = self.ledger.orders.get(check_query(data))
-        if order is None:
-            msg = "The order does not exist."
-            raise Rejected(msg, code="ORDER_NOT_EXIST")
-        return order.to_wire()
-
-    def _batch_query(self, data: Mapping[str, object]) -> Mapping[str, object]:
-        query = check_batch_query(data)
-        orders = self.ledger.window(
-            query.begin, query.end, status=query.status, country=query.country
-        )
-        start = (query.page - 1) * query.page_size
-        return {
-            "totalCount": len(orders),
-            "pageSize": query.page_size,
-            "currentPageIndex": query.page,
-            "orderList": [order.to_wire() for order in orders[start : start + query.page_size]],
-        }
-
     def __repr__(self) -> str:
         state = f"listening on {self._host}:{self._port}" if self._runner else "not listening"
         return f"SandboxGateway({state}, orders={len(self.ledger.orders)})"
-
-
-def _parse(raw: bytes) -> Mapping[str, object] | None:
-    try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return document if isinstance(document, dict) else None
