@@ -350,7 +350,9 @@ class RetryMiddleware:
             return await self._run(ctx, body)
         except _Again as again:
             await self._give_up(ctx, again.cause)
-            raise again.cause from None
+            # Re-raise the attempt's own error with its own cause (the aiohttp error behind a
+            # TransportError), not the retry machinery's.
+            raise again.cause from again.cause.__cause__
 
     # ------------------------------------------------------------------------------- payouts
 
@@ -367,7 +369,9 @@ class RetryMiddleware:
             await self._give_up(ctx, again.cause)
             if ctx.maybe_sent:
                 raise _unknown(call, again.cause) from again.cause
-            raise again.cause from None
+            # Re-raise the attempt's own error with its own cause (the aiohttp error behind a
+            # TransportError), not the retry machinery's.
+            raise again.cause from again.cause.__cause__
         except _Unresolved as unresolved:
             await self._give_up(ctx, unresolved.cause)
             raise _unknown(call, unresolved.cause) from unresolved.cause

@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aioresponses import CallbackResult, aioresponses
 
-from payermax_async import KeyPair, PayerMaxClient, PayerMaxConfig
+from payermax_async import KeyPair, PayerMaxClient, PayerMaxConfig, RetryPolicy
 from payermax_async.signing import RsaSigner
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data"
@@ -55,10 +55,15 @@ def valid_payout() -> dict[str, Any]:
     }
 
 
+#: One attempt per call: these tests watch what a single exchange turns into; the retry layer that
+#: would resend or query afterwards has its own tests (tests/reliability).
+SINGLE_ATTEMPT = RetryPolicy(max_attempts=1)
+
+
 @pytest.fixture
 async def client(config: PayerMaxConfig) -> AsyncIterator[PayerMaxClient]:
-    """A client on the UAT URL (intercepted by ``gateway_mock``), closed after the test."""
-    async with PayerMaxClient(config) as payermax:
+    """A single-attempt client on the UAT URL (intercepted by ``gateway_mock``), closed after the test."""
+    async with PayerMaxClient(config, retry=SINGLE_ATTEMPT) as payermax:
         yield payermax
 
 

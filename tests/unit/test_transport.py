@@ -26,7 +26,7 @@ from payermax_async.errors import (
     ResponseSignatureError,
     error_for_code,
 )
-from tests.unit.conftest import GATEWAY, reply_with
+from tests.unit.conftest import GATEWAY, SINGLE_ATTEMPT, reply_with
 
 QUERY_URL = f"{GATEWAY}/paymentOrderQry"
 ORDER = {"outTradeNo": "PO1", "tradeNo": "T1", "status": "SUCCESS"}
@@ -273,7 +273,7 @@ async def test_response_key_is_picked_by_key_version(
     document = {"code": "APPLY_SUCCESS", "keyVersion": "2", "data": ORDER}
     gateway_mock.post(QUERY_URL, callback=reply_with(RsaSigner(new.private_key), document))
     gateway_mock.post(QUERY_URL, callback=reply_with(RsaSigner(old.private_key), document))
-    async with PayerMaxClient(config) as client:
+    async with PayerMaxClient(config, retry=SINGLE_ATTEMPT) as client:
         assert (await client.payouts.retrieve("PO1")).trade_no == "T1"
         with pytest.raises(ResponseSignatureError):
             await client.payouts.retrieve("PO1")

@@ -35,6 +35,7 @@ from payermax_async.errors import (
 )
 from payermax_async.middleware.signing import SigningMiddleware
 from tests.unit.conftest import (
+    SINGLE_ATTEMPT,
     LoopbackGateway,
     RawServer,
     loopback_config,
@@ -65,7 +66,7 @@ async def test_the_bytes_signed_are_the_bytes_sent(
 
     loopback_gateway.handler = handler
     config = loopback_config(merchant_keys, platform_keys, loopback_gateway.base_url)
-    async with PayerMaxClient(config) as client:
+    async with PayerMaxClient(config, retry=SINGLE_ATTEMPT) as client:
         result = await client.payouts.create(valid_payout())
     assert result.out_trade_no == ORDER["outTradeNo"]
     [(body, headers)] = loopback_gateway.received
@@ -80,7 +81,7 @@ async def test_connection_refused_is_not_sent(
 ) -> None:
     """A refused connection (closed port) is ConnectError with maybe_sent False."""
     config = loopback_config(merchant_keys, platform_keys, f"http://127.0.0.1:{closed_port}/gw")
-    async with PayerMaxClient(config) as client:
+    async with PayerMaxClient(config, retry=SINGLE_ATTEMPT) as client:
         with pytest.raises(ConnectError) as info:
             await client.payouts.create(valid_payout())
     assert info.value.maybe_sent is False
@@ -112,7 +113,7 @@ async def test_connect_timeout_is_not_sent(
     """A connection that cannot be established in time is ConnectError, maybe_sent False."""
     config = loopback_config(merchant_keys, platform_keys, f"http://127.0.0.1:{full_backlog}/gw")
     timeout = aiohttp.ClientTimeout(total=5, connect=0.2)
-    async with PayerMaxClient(config, timeout=timeout) as client:
+    async with PayerMaxClient(config, retry=SINGLE_ATTEMPT, timeout=timeout) as client:
         with pytest.raises(ConnectError) as info:
             await client.payouts.create(valid_payout())
     assert info.value.maybe_sent is False
@@ -132,9 +133,9 @@ async def test_reset_after_reading_the_request_may_have_been_sent(
 
     raw_server.on_connection = reset
     config = loopback_config(merchant_keys, platform_keys, f"http://127.0.0.1:{raw_server.port}/gw")
-    async with PayerMaxClient(config) as client:
+    async with PayerMaxClient(config, retry=SINGLE_ATTEMPT) as client:
         with pytest.raises(ConnectionLostError) as info:
-            await client.payouts.create(valid_payout())
+            await client.payouts.retrieve("PO20261129000001")
     assert info.value.maybe_sent is True
     assert json.loads(received[0])["data"]["outTradeNo"] == "PO20261129000001"
 
@@ -155,9 +156,9 @@ async def test_a_truncated_answer_is_a_lost_connection(
 
     raw_server.on_connection = truncate
     config = loopback_config(merchant_keys, platform_keys, f"http://127.0.0.1:{raw_server.port}/gw")
-    async with PayerMaxClient(config) as client:
+    async with PayerMaxClient(config, retry=SINGLE_ATTEMPT) as client:
         with pytest.raises(ConnectionLostError) as info:
-            await client.payouts.create(valid_payout())
+            await client.payouts.retrieve("PO20261129000001")
     assert info.value.maybe_sent is True
 
 
@@ -173,9 +174,9 @@ async def test_a_server_that_never_answers_is_a_read_timeout(
     raw_server.on_connection = silent
     config = loopback_config(merchant_keys, platform_keys, f"http://127.0.0.1:{raw_server.port}/gw")
     timeout = aiohttp.ClientTimeout(total=5, sock_read=0.2)
-    async with PayerMaxClient(config, timeout=timeout) as client:
+    async with PayerMaxClient(config, retry=SINGLE_ATTEMPT, timeout=timeout) as client:
         with pytest.raises(RequestTimeoutError) as info:
-            await client.payouts.create(valid_payout())
+            await client.payouts.retrieve("PO20261129000001")
     assert info.value.maybe_sent is True
 
 
@@ -190,7 +191,7 @@ async def test_a_per_call_timeout_applies(
 
     raw_server.on_connection = silent
     config = loopback_config(merchant_keys, platform_keys, f"http://127.0.0.1:{raw_server.port}/gw")
-    async with PayerMaxClient(config) as client:
+    async with PayerMaxClient(config, retry=SINGLE_ATTEMPT) as client:
         with pytest.raises(RequestTimeoutError):
             await client.payouts.retrieve("PO1", timeout=0.2)
 
@@ -253,9 +254,9 @@ async def test_a_self_signed_certificate_is_refused(
     """TLS verification is on: a self-signed server is ConnectError, not sent, nothing received."""
     port, received = tls_gateway
     config = loopback_config(merchant_keys, platform_keys, f"https://127.0.0.1:{port}/gw")
-    async with PayerMaxClient(config) as client:
+    async with PayerMaxClient(config, retry=SINGLE_ATTEMPT) as client:
         with pytest.raises(ConnectError) as info:
-            await client.payouts.create(valid_payout())
+            await client.payouts.retrieve("PO20261129000001")
     assert info.value.maybe_sent is False
     assert isinstance(info.value.__cause__, aiohttp.ClientSSLError)
     assert received == []
@@ -329,7 +330,7 @@ async def test_a_borrowed_session_is_never_closed(
     loopback_gateway.handler = handler
     config = loopback_config(merchant_keys, platform_keys, loopback_gateway.base_url)
     async with aiohttp.ClientSession() as session:
-        async with PayerMaxClient(config, session=session) as client:
+        async with PayerMaxClient(config, retry=SINGLE_ATTEMPT, session=session) as client:
             await client.payouts.retrieve("PO20261129000001")
         assert client.closed
         assert not session.closed
@@ -364,7 +365,7 @@ async def test_aclose_twice_and_use_after_close(
 ) -> None:
     """aclose() may be called twice; any use afterwards raises ClientClosedError, before I/O."""
     config = loopback_config(merchant_keys, platform_keys, f"http://127.0.0.1:{closed_port}/gw")
-    client = PayerMaxClient(config)
+    client = PayerMaxClient(config, retry=SINGLE_ATTEMPT)
     await client.aclose()
     await client.aclose()
     assert client.closed
