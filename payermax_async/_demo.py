@@ -9,8 +9,7 @@ result notifications (SUCCESS, FAILED, PENDING, BOUNCEBACK), queries, and a resu
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TextIO
 
@@ -18,47 +17,18 @@ from aiohttp import web
 
 from ._client import PayerMaxClient
 from ._envelope import utc_now
-from .errors import DuplicateOrderError, PayerMaxError, SignatureError, ValidationError
-from .models._converter import mask, structure
+from .errors import PayerMaxError
+from .models._converter import mask
 from .models.notifications import PayoutNotification
 from .models.payouts import PayoutOrder, PayoutStatus
 from .sandbox import SandboxGateway
-from .signing import RsaVerifier
+from .stores import MemoryStore
+from .webhooks import WebhookVerifier, aiohttp_handler
 
-__all__ = ["DemoError", "notification_receiver", "run_demo"]
+__all__ = ["DemoError", "run_demo"]
 
-#: PayerMax's required acknowledgement of a notification.
-_ACK = b'{"code":"SUCCESS","msg":"Success"}'
-_MAX_NOTIFICATION_BYTES = 64 * 1024
 #: How long the demo waits for any one notification before giving up.
 _NOTIFICATION_WAIT = 10.0
-
-Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
-
-
-def notification_receiver(
-    verifier: RsaVerifier, on_notification: Callable[[PayoutNotification], Awaitable[None]]
-) -> Handler:
-    """An aiohttp handler for PayerMax notifications: verify the raw body, parse, hand over, ack.
-
-    It acknowledges only after ``on_notification`` returned, so a failure there makes PayerMax retry.
-    """
-
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        if (request.content_length or 0) > _MAX_NOTIFICATION_BYTES:
-            return web.Response(status=413, text="too large")
-        body = await request.read()
-        try:
-            verifier.verify(body, request.headers.get("sign", ""))
-            notification = structure(json.loads(body), PayoutNotification, what="notification")
-        except SignatureError:
-            return web.Response(status=401, text="bad signature")
-        except (ValueError, ValidationError):
-            return web.Response(status=400, text="malformed notification")
-        await on_notification(notification)
-        return web.Response(body=_ACK, content_type="application/json")
-
-    return handle
 
 
 class DemoError(PayerMaxError):
@@ -129,12 +99,15 @@ async def run_demo(out: TextIO) -> int:
     inbox = _Inbox()
     say("payermax demo: the payout flow, offline, against the embedded sandbox gateway")
     async with SandboxGateway(processing_delay=0.05, time_scale=0.001) as gateway:
-        receiver = web.ServerRunner(
-            web.Server(
-                notification_receiver(RsaVerifier(gateway.platform_public_key), inbox.put),
-                access_log=None,
-            )
+        # One journal for the client and the webhook: notifications advance the client's records
+        # (forward only) and are checked against the amount and currency that were sent.
+        store = MemoryStore()
+        verifier = WebhookVerifier.from_config(gateway.config())
+        app = web.Application()
+        app.router.add_post(
+            "/payermax/notifications", aiohttp_handler(verifier, inbox.put, dedupe=store)
         )
+        receiver = web.AppRunner(app, access_log=None)
         await receiver.setup()
         try:
             site = web.TCPSite(receiver, "127.0.0.1", 0)
@@ -143,8 +116,9 @@ async def run_demo(out: TextIO) -> int:
             say(f"  sandbox gateway  {gateway.base_url}")
             say(f"  webhook receiver {notify_url}")
             say("  keys             fresh RSA-2048 merchant and platform pairs for this run")
-            async with PayerMaxClient(gateway.config()) as client:
+            async with PayerMaxClient(gateway.config(), store=store) as client:
                 await _walk(client, gateway, inbox, notify_url, say)
+            await _resubmit(gateway, notify_url, say)
         finally:
             await receiver.cleanup()
     say()
@@ -215,10 +189,26 @@ async def _walk(
         say(f"   {order.out_trade_no:<16} {order.status.value:<10} IDR {amount} (fee {fee})")
 
     say("")
-    say("6. Submit demo_success_01 again: the gateway answers ORDER_REPEAT")
-    try:
-        await client.payouts.create(_payout("demo_success_01", "15000", notify_url))
-    except DuplicateOrderError:
-        order = await client.payouts.retrieve("demo_success_01")
-        say(f"   already submitted, not paid twice; its state: {_describe(order)}")
+    say("6. Submit demo_success_01 again from the same client")
+    posts = gateway.ledger.post_count(api="paymentOrderPay")
+    again = await client.payouts.create(_payout("demo_success_01", "15000", notify_url))
+    sent = gateway.ledger.post_count(api="paymentOrderPay") - posts
+    say(f"   answered from the journal: {again.status.value}, requests sent: {sent}")
+
+
+async def _resubmit(gateway: SandboxGateway, notify_url: str, say: Callable[[str], None]) -> None:
+    """A second worker, with a journal of its own, submits a payout the gateway already has."""
+    say("")
+    say("7. Another worker (its own, empty journal) submits demo_success_01 again")
+    posts = gateway.ledger.post_count(api="paymentOrderQry", out_trade_no="demo_success_01")
+    async with PayerMaxClient(gateway.config()) as worker:
+        result = await worker.payouts.create(_payout("demo_success_01", "15000", notify_url))
+    queries = gateway.ledger.post_count(api="paymentOrderQry", out_trade_no="demo_success_01")
+    if queries == posts:
+        msg = "the resubmission was not settled by a query"
+        raise DemoError(msg)
+    pays = gateway.ledger.post_count(api="paymentOrderPay", out_trade_no="demo_success_01")
+    say("   the gateway answers ORDER_REPEAT; the SDK queries the order instead of paying again")
+    say(f"   already submitted, not paid twice; its state: {result.status.value}")
+    say(f"   pay requests received for it: {pays}; orders: 1 (one outTradeNo, one payout)")
     await gateway.settle()

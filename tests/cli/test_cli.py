@@ -139,15 +139,15 @@ async def test_payouts_create_from_stdin_as_json(sandbox_env, monkeypatch, capsy
 
 
 async def test_payout_errors_are_one_line(sandbox_env, tmp_path, capsys):
-    """ORDER_REPEAT, ORDER_NOT_EXIST, bad JSON and a missing file each give one line, exit 1."""
+    """A resubmission shows the existing payout (exit 0); ORDER_NOT_EXIST, bad JSON and a missing
+    file each give one line, exit 1."""
     request = tmp_path / "payout.json"
     request.write_text(json.dumps(payout("cli_rep")))
     assert await run("payouts", "create", str(request)) == 0
-    capsys.readouterr()
-    assert await run("payouts", "create", str(request)) == 1
-    line = one_error_line(capsys.readouterr().err)
-    assert "ORDER_REPEAT" in line
-    assert "payermax payouts get cli_rep" in line
+    first = capsys.readouterr().out
+    assert await run("payouts", "create", str(request)) == 0  # ORDER_REPEAT, settled by a query
+    assert "cli_rep" in capsys.readouterr().out
+    assert "cli_rep" in first
     assert await run("payouts", "get", "cli_nothing") == 1
     assert "ORDER_NOT_EXIST" in one_error_line(capsys.readouterr().err)
     request.write_text("{not json")

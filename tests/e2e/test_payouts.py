@@ -11,12 +11,12 @@ import pytest
 from payermax_async import (
     PayerMaxClient,
     PayoutNotification,
+    PayoutOutcomeUnknown,
     PayoutStatus,
     ResponseSignatureError,
     generate_keypair,
 )
 from payermax_async.errors import (
-    DuplicateOrderError,
     InvalidRequestError,
     OrderNotFoundError,
     RequestTimeSkewError,
@@ -24,6 +24,7 @@ from payermax_async.errors import (
 from payermax_async.models._converter import structure
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.signing import RsaVerifier
+from payermax_async.testing import fast_retry_policy
 from tests.sandbox.helpers import payout
 
 
@@ -105,12 +106,17 @@ async def test_wait_until_final_sees_the_outcome(client):
 
 
 async def test_wrong_platform_key_makes_responses_untrusted(gateway):
-    """A client holding the wrong platform public key rejects the sandbox's signed answers."""
+    """A client holding the wrong platform public key trusts no answer: a read raises
+    ResponseSignatureError, and a payout that did happen is reported as an unknown outcome."""
     config = gateway.config(platform_public_key=generate_keypair().public_key)
-    async with PayerMaxClient(config) as client:
-        with pytest.raises(ResponseSignatureError):
+    async with PayerMaxClient(config, retry=fast_retry_policy(max_attempts=2)) as client:
+        with pytest.raises(PayoutOutcomeUnknown) as caught:
             await client.payouts.create(payout("e2e_badkey"))
+        assert caught.value.out_trade_no == "e2e_badkey"
+        with pytest.raises(ResponseSignatureError):
+            await client.payouts.retrieve("e2e_badkey")
     assert "e2e_badkey" in gateway.ledger.orders  # the payout happened: its outcome is unknown
+    assert gateway.ledger.post_count(api="paymentOrderPay", out_trade_no="e2e_badkey") == 1
 
 
 async def test_stale_request_time_is_a_time_skew_error(gateway, merchant_keys, platform_keys):
@@ -126,13 +132,15 @@ async def test_stale_request_time_is_a_time_skew_error(gateway, merchant_keys, p
         assert gw.ledger.orders == {}
 
 
-async def test_order_repeat_is_a_duplicate_order_error(client):
-    """Submitting one outTradeNo twice gives DuplicateOrderError; the order is still queryable."""
-    await client.payouts.create(payout("e2e_twice"))
-    with pytest.raises(DuplicateOrderError) as caught:
-        await client.payouts.create(payout("e2e_twice"))
-    assert caught.value.code == "ORDER_REPEAT"
-    assert (await client.payouts.retrieve("e2e_twice")).out_trade_no == "e2e_twice"
+async def test_order_repeat_is_answered_with_the_existing_order(client, gateway):
+    """A second client (own journal) resubmitting one outTradeNo meets ORDER_REPEAT and gets the
+    existing order back (settled by a query), never a second payout."""
+    first = await client.payouts.create(payout("e2e_twice"))
+    async with PayerMaxClient(gateway.config(), retry=fast_retry_policy()) as other:
+        again = await other.payouts.create(payout("e2e_twice"))
+    assert again.trade_no == first.trade_no
+    assert gateway.ledger.post_count(api="paymentOrderPay", out_trade_no="e2e_twice") == 2
+    assert gateway.ledger.post_count(api="paymentOrderQry", out_trade_no="e2e_twice") == 1
 
 
 async def test_unknown_order_is_not_found(client):

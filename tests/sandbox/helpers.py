@@ -13,6 +13,7 @@ from aiohttp import web
 from payermax_async import KeyPair, PayerMaxClient
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.signing import RsaSigner
+from payermax_async.testing import fast_retry_policy
 
 ACK = b'{"code":"SUCCESS","msg":"Success"}'
 
@@ -82,8 +83,8 @@ async def gateway(merchant_keys: KeyPair, platform_keys: KeyPair) -> AsyncIterat
 
 @pytest.fixture
 async def client(gateway: SandboxGateway) -> AsyncIterator[PayerMaxClient]:
-    """A client configured for the sandbox."""
-    async with PayerMaxClient(gateway.config()) as payermax:
+    """A client configured for the sandbox, with retries armed but backoff off (no real sleeps)."""
+    async with PayerMaxClient(gateway.config(), retry=fast_retry_policy()) as payermax:
         yield payermax
 
 
