@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from ._version import __version__
-from .errors import DuplicateOrderError, PayerMaxError
+from .errors import PayerMaxError
 
 if TYPE_CHECKING:
     from ._client import PayerMaxClient
@@ -275,19 +275,10 @@ def _create(args: argparse.Namespace) -> int:
     data = _read_payout(args.file)
 
     async def run() -> object:
+        # A resubmitted outTradeNo is answered ORDER_REPEAT by the gateway; the client then queries
+        # the order and this prints its current state (nothing is paid twice).
         async with _client() as client:
-            try:
-                result = await client.payouts.create(data)  # type: ignore[arg-type]
-                # Spelled out: the converter leaves a default-valued status (PENDING) out.
-                return {
-                    "outTradeNo": result.out_trade_no,
-                    "tradeNo": result.trade_no,
-                    "status": result.status.value,
-                }
-            except DuplicateOrderError as exc:
-                number = str(data.get("outTradeNo", ""))  # type: ignore[attr-defined]
-                msg = f"{exc} (already submitted: see 'payermax payouts get {number}')"
-                raise DuplicateOrderError(exc.code, msg, http_status=exc.http_status) from None
+            return _wire(await client.payouts.create(data))  # type: ignore[arg-type]
 
     result = asyncio.run(run())
     _print_json(result) if args.json else _print_fields(result)
@@ -332,14 +323,70 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------- webhook
+
+
+def _add_webhook(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    webhook = commands.add_parser("webhook", help="check a payout notification you received")
+    actions = webhook.add_subparsers(dest="webhook_command", metavar="ACTION", required=True)
+    verify = actions.add_parser(
+        "verify",
+        help="verify a saved notification body against its sign header",
+        description=(
+            "Verify a PayerMax notification body saved to FILE (the raw bytes, exactly as "
+            "received) against its sign header, with PayerMax's public key from "
+            "PAYERMAX_PLATFORM_PUBLIC_KEY or PAYERMAX_PLATFORM_PUBLIC_KEY_FILE. When "
+            "PAYERMAX_MERCHANT_NO / PAYERMAX_APP_ID are set, the notification must be for them."
+        ),
+    )
+    verify.add_argument("--sign", required=True, help="the value of the notification's sign header")
+    verify.add_argument("file", metavar="FILE", help="the raw notification body")
+    verify.add_argument("--json", action="store_true", help="print the notification as JSON")
+    verify.set_defaults(handler=_webhook_verify)
+
+
+def _platform_key_from_env() -> str:
+    from .errors import ConfigurationError
+
+    inline = os.environ.get("PAYERMAX_PLATFORM_PUBLIC_KEY", "").strip()
+    path = os.environ.get("PAYERMAX_PLATFORM_PUBLIC_KEY_FILE", "").strip()
+    if path:
+        return Path(path).read_text(encoding="utf-8")
+    if inline:
+        return inline
+    msg = (
+        "set PAYERMAX_PLATFORM_PUBLIC_KEY (or PAYERMAX_PLATFORM_PUBLIC_KEY_FILE) to PayerMax's key"
+    )
+    raise ConfigurationError(msg)
+
+
+def _webhook_verify(args: argparse.Namespace) -> int:
+    from .webhooks import WebhookVerifier, verify_file
+
+    verifier = WebhookVerifier(
+        _platform_key_from_env(),
+        merchant_no=os.environ.get("PAYERMAX_MERCHANT_NO") or None,
+        app_id=os.environ.get("PAYERMAX_APP_ID") or None,
+    )
+    notification = verify_file(verifier, args.file, args.sign)
+    document = _wire(notification)
+    if args.json:
+        _print_json(document)
+    else:
+        _out("signature valid: this notification comes from PayerMax")
+        _print_fields(document)
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- main
 
-#: One function per top-level command; a new command (e.g. ``webhook verify``) is one more entry.
+#: One function per top-level command; a new command is one more entry.
 _REGISTRARS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_keys,
     _add_sandbox,
     _add_demo,
     _add_payouts,
+    _add_webhook,
 ]
 
 

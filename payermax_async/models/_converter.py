@@ -152,22 +152,19 @@ def _unstructure_factory(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
         a.name: (override(omit=True) if a.name == "extra" else override(rename=wire_name(a)))
         for a in attrs.fields(cls)
     }
-    base = make_dict_unstructure_fn(
-        cls,
-        converter,
-        _cattrs_omit_if_default=True,
-        **overrides,  # type: ignore[arg-type]
-    )
-    if not _has_extra(cls):
-        return base
+    base = make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+    keeps_extra = _has_extra(cls)
 
-    def unstructure_with_extra(instance: Any) -> dict[str, Any]:
-        result = base(instance)
-        for key, value in instance.extra.items():
-            result.setdefault(key, value)
+    def unstructure_without_nones(instance: Any) -> dict[str, Any]:
+        # Unset optional fields (None) are left out of the wire form; every other value, defaults
+        # included (a PENDING status), is written.
+        result = {key: value for key, value in base(instance).items() if value is not None}
+        if keeps_extra:
+            for key, value in instance.extra.items():
+                result.setdefault(key, value)
         return result
 
-    return unstructure_with_extra
+    return unstructure_without_nones
 
 
 converter.register_structure_hook_factory(attrs.has, _structure_factory)

@@ -171,3 +171,48 @@ def test_demo_runs_every_flow(capsys):
     assert "already submitted" in out
     assert "demo_bounce_01   BOUNCEBACK" in out
     assert "081234567890" not in out  # account numbers are masked
+
+
+def _java_vector_notification() -> tuple[dict, dict]:
+    from tests.conftest import REFERENCE
+
+    vectors = json.loads((REFERENCE / "java-sdk-signature-vectors.json").read_text())
+    case = next(c for c in vectors["cases"] if '"notifyType":"PAYOUT"' in c["body"])
+    return vectors, case
+
+
+def test_webhook_verify_accepts_a_notification_signed_by_payermax(tmp_path, monkeypatch, capsys):
+    """`payermax webhook verify` accepts the Java-SDK-signed notification and prints its payout."""
+    vectors, case = _java_vector_notification()
+    body = tmp_path / "notification.json"
+    body.write_bytes(case["body"].encode())
+    monkeypatch.setenv("PAYERMAX_PLATFORM_PUBLIC_KEY", vectors["public_key_spki_base64"])
+    monkeypatch.delenv("PAYERMAX_MERCHANT_NO", raising=False)
+    monkeypatch.delenv("PAYERMAX_APP_ID", raising=False)
+    assert main(["webhook", "verify", "--sign", case["sign"], str(body)]) == 0
+    out = capsys.readouterr().out
+    assert "signature valid" in out
+    assert "PO20261129000001" in out
+    assert main(["webhook", "verify", "--json", "--sign", case["sign"], str(body)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["data"]["status"] == "SUCCESS"
+    assert document["notifyType"] == "PAYOUT"
+
+
+def test_webhook_verify_refuses_a_tampered_or_foreign_body(tmp_path, monkeypatch, capsys):
+    """A flipped byte, a foreign merchant or a missing key: one line on stderr, exit 1."""
+    vectors, case = _java_vector_notification()
+    body = tmp_path / "notification.json"
+    body.write_bytes(case["body"].replace("150000", "950000").encode())
+    monkeypatch.setenv("PAYERMAX_PLATFORM_PUBLIC_KEY", vectors["public_key_spki_base64"])
+    monkeypatch.delenv("PAYERMAX_APP_ID", raising=False)
+    assert main(["webhook", "verify", "--sign", case["sign"], str(body)]) == 1
+    assert "signature" in one_error_line(capsys.readouterr().err)
+    body.write_bytes(case["body"].encode())
+    monkeypatch.setenv("PAYERMAX_MERCHANT_NO", "999999999")
+    assert main(["webhook", "verify", "--sign", case["sign"], str(body)]) == 1
+    assert "merchantNo" in one_error_line(capsys.readouterr().err)
+    monkeypatch.delenv("PAYERMAX_PLATFORM_PUBLIC_KEY")
+    monkeypatch.delenv("PAYERMAX_PLATFORM_PUBLIC_KEY_FILE", raising=False)
+    assert main(["webhook", "verify", "--sign", case["sign"], str(body)]) == 1
+    assert "PAYERMAX_PLATFORM_PUBLIC_KEY" in one_error_line(capsys.readouterr().err)
