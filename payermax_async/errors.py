@@ -23,6 +23,7 @@ The tree, so that ``except`` clauses can be as broad or as narrow as the caller 
     │   ├── RequestTimeSkewError       REQ_TIME_OVER_TIME (the host clock is off by > 2 minutes)
     │   └── GatewayError               SYSTEM_ERROR, UNEXPECTED_ERROR, REQUEST_TIMEOUT, HTTP 5xx
     ├── IdempotencyConflictError       one outTradeNo reused with different payout data
+    ├── StoreError                     the idempotency store failed before sending; nothing was sent
     ├── PayoutOutcomeUnknown           a payout may exist; the store keeps it in doubt for reconcile()
     └── WaitTimeoutError (TimeoutError) wait_until_final() timed out before a final status
 
@@ -53,6 +54,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseSignatureError",
     "SignatureError",
+    "StoreError",
     "TransportError",
     "ValidationError",
     "WaitTimeoutError",
@@ -196,6 +198,18 @@ class GatewayError(APIError):
 
 class IdempotencyConflictError(PayerMaxError):
     """One ``outTradeNo`` was reused with different payout data. Nothing was sent."""
+
+    def __init__(self, message: str, *, out_trade_no: str) -> None:
+        super().__init__(message)
+        self.out_trade_no = out_trade_no
+
+
+class StoreError(PayerMaxError):
+    """The idempotency store could not be read or written before the payout was sent.
+
+    Nothing was sent: a payout only leaves after its journal record is committed. Retry the same
+    ``create()`` (same ``outTradeNo``) once the store is back.
+    """
 
     def __init__(self, message: str, *, out_trade_no: str) -> None:
         super().__init__(message)

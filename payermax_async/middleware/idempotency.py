@@ -38,6 +38,7 @@ from ..errors import (
     OrderNotFoundError,
     PayerMaxError,
     PayoutOutcomeUnknown,
+    StoreError,
     ValidationError,
 )
 from ..models._converter import structure
@@ -186,13 +187,16 @@ class IdempotencyMiddleware:
         give_up_at = loop.time() + self.wait_timeout
         pause = self.poll_interval
         for _ in range(_MAX_POLLS):
-            claim = await self.store.claim(
+            claim = await _before_sending(
                 key,
-                fp,
-                owner=self.owner,
-                lease_seconds=self.lease_seconds,
-                amount=amount,
-                currency=currency,
+                self.store.claim(
+                    key,
+                    fp,
+                    owner=self.owner,
+                    lease_seconds=self.lease_seconds,
+                    amount=amount,
+                    currency=currency,
+                ),
             )
             outcome = claim.outcome
             if outcome is ClaimOutcome.CONFLICT:
@@ -244,7 +248,7 @@ class IdempotencyMiddleware:
     async def _send(self, call: Call, next_handler: Handler, key: str) -> Reply | None:
         # Committed before the first byte leaves: from here on, a crash leaves a SENT record that
         # the next owner settles by querying.
-        if await self.store.mark_sent(key, owner=self.owner) is None:
+        if await _before_sending(key, self.store.mark_sent(key, owner=self.owner)) is None:
             return None  # our lease lapsed and another owner took over: claim again
         try:
             reply = await next_handler(call)
@@ -380,6 +384,20 @@ def _order_fact(order: PayoutOrder) -> dict[str, object]:
     if order.trade_no:
         fact["tradeNo"] = order.trade_no
     return fact
+
+
+async def _before_sending(key: str, write: Awaitable[T]) -> T:
+    """Run a journal step that precedes the send; a store failure there means nothing was sent."""
+    try:
+        return await write
+    except (PayerMaxError, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        msg = (
+            f"the idempotency store failed ({type(exc).__name__}) before payout …{key[-4:]} was "
+            "sent; nothing was sent, retry the same create() when the store is back"
+        )
+        raise StoreError(msg, out_trade_no=key) from exc
 
 
 def _conflict(key: str) -> IdempotencyConflictError:
