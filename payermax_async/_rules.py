@@ -21,6 +21,7 @@ __all__ = [
     "check_payout_data",
     "check_validation_data",
     "currency_decimals",
+    "get_path",
 ]
 
 # Field tree with the OpenAPI maxLength of every string field (None: a string without a limit).
@@ -154,7 +155,8 @@ def _walk(data: Mapping[str, object], spec: Spec, prefix: str) -> None:
             raise _fail(path, f"is longer than {rule} characters ({len(value)})")
 
 
-def _get(data: Mapping[str, object], path: str) -> object:
+def get_path(data: Mapping[str, object], path: str) -> object:
+    """The value at a dotted wire path (``payeeInfo.accountInfo.accountNo``), or ``None``."""
     node: object = data
     for part in path.split("."):
         if not isinstance(node, Mapping):
@@ -164,7 +166,7 @@ def _get(data: Mapping[str, object], path: str) -> object:
 
 
 def _required_text(data: Mapping[str, object], path: str) -> str:
-    value = _get(data, path)
+    value = get_path(data, path)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise _fail(path, "is required")
     assert isinstance(value, str)  # _walk has checked the type
@@ -172,7 +174,7 @@ def _required_text(data: Mapping[str, object], path: str) -> str:
 
 
 def _optional_text(data: Mapping[str, object], path: str) -> str | None:
-    value = _get(data, path)
+    value = get_path(data, path)
     return value if isinstance(value, str) and value != "" else None
 
 
@@ -192,7 +194,7 @@ def check_out_trade_no(value: object, field: str = "outTradeNo") -> str:
 
 
 def _check_amount(data: Mapping[str, object]) -> None:
-    raw = _get(data, "trade.amount")
+    raw = get_path(data, "trade.amount")
     if raw is None or raw == "":
         raise _fail("trade.amount", "is required")
     text = format(raw, "f") if isinstance(raw, Decimal) else str(raw)

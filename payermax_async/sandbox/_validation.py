@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._rules import PAYOUT_SPEC, VALIDATION_SPEC, Spec, currency_decimals
+from .._rules import PAYOUT_SPEC, VALIDATION_SPEC, Spec, currency_decimals, get_path
 
 __all__ = [
     "BatchQuery",
@@ -78,22 +78,13 @@ def _incorrect(path: str) -> Rejected:
     return Rejected(f"The {_leaf(path)} is incorrect.")
 
 
-def _get(data: Mapping[str, object], path: str) -> object:
-    node: object = data
-    for part in path.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
-
-
 def _text(data: Mapping[str, object], path: str) -> str:
-    value = _get(data, path)
+    value = get_path(data, path)
     return value if isinstance(value, str) else ""
 
 
 def _required(data: Mapping[str, object], path: str) -> str:
-    value = _get(data, path)
+    value = get_path(data, path)
     if value is None or value == "":
         msg = f"The {_leaf(path)} is required."
         raise Rejected(msg)
@@ -193,7 +184,7 @@ def check_payout(data: object) -> Mapping[str, object]:
     if not _OUT_TRADE_NO.fullmatch(out_trade_no):
         raise _incorrect("outTradeNo")
     for path in ("trade", "payeeInfo", "payeeInfo.accountInfo"):
-        if not isinstance(_get(data, path), Mapping):
+        if not isinstance(get_path(data, path), Mapping):
             msg = f"The {_leaf(path)} is required."
             raise Rejected(msg)
     _check_shapes(data, PAYOUT_SPEC)
