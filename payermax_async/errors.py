@@ -23,7 +23,7 @@ The tree, so that ``except`` clauses can be as broad or as narrow as the caller 
     │   ├── RequestTimeSkewError       REQ_TIME_OVER_TIME (the host clock is off by > 2 minutes)
     │   └── GatewayError               SYSTEM_ERROR, UNEXPECTED_ERROR, REQUEST_TIMEOUT, HTTP 5xx
     ├── IdempotencyConflictError       one outTradeNo reused with different payout data
-    ├── StoreError                     the idempotency store failed before sending; nothing was sent
+    ├── StoreError                     the idempotency store failed (create(): before sending)
     ├── PayoutOutcomeUnknown           a payout may exist; the store keeps it in doubt for reconcile()
     └── WaitTimeoutError (TimeoutError) wait_until_final() timed out before a final status
 
@@ -205,13 +205,14 @@ class IdempotencyConflictError(PayerMaxError):
 
 
 class StoreError(PayerMaxError):
-    """The idempotency store could not be read or written before the payout was sent.
+    """The idempotency store could not be read or written (database locked, Redis unreachable).
 
-    Nothing was sent: a payout only leaves after its journal record is committed. Retry the same
-    ``create()`` (same ``outTradeNo``) once the store is back.
+    Raised by ``create()`` only before the payout was sent: a payout leaves only after its journal
+    record is committed, so retry the same ``create()`` (same ``outTradeNo``) once the store is
+    back. ``out_trade_no`` names the payout when there is one.
     """
 
-    def __init__(self, message: str, *, out_trade_no: str) -> None:
+    def __init__(self, message: str, *, out_trade_no: str | None = None) -> None:
         super().__init__(message)
         self.out_trade_no = out_trade_no
 

@@ -35,6 +35,7 @@ from ..errors import (
     ClientClosedError,
     ConfigurationError,
     IdempotencyConflictError,
+    InvalidResponseError,
     OrderNotFoundError,
     PayerMaxError,
     PayoutOutcomeUnknown,
@@ -82,13 +83,13 @@ def _describe(error: BaseException) -> str:
     return redact_text(f"{type(error).__name__}: {error}")[:300]
 
 
-def recorded_reply(record: PayoutRecord) -> Reply:
-    """A reply rebuilt from the journal, for a payout that needs no sending."""
+def recorded_reply(key: str, data: Mapping[str, object]) -> Reply:
+    """A reply rebuilt from the journal or a query, for a payout that needs no sending."""
     return Reply(
         api=API_PAY,
         code="APPLY_SUCCESS",
-        msg="recorded by the idempotency store",
-        data=record.result_data(),
+        msg=f"payout …{key[-4:]} settled from the journal or by {API_QUERY}",
+        data=data,
         http_status=200,
         raw=b"",
     )
@@ -181,82 +182,103 @@ class IdempotencyMiddleware:
         if self._inflight.get(key) is flight:
             del self._inflight[key]
 
+    def _token(self) -> str:
+        """A lease token for one call: claims are exclusive per call, not per process, so a
+        reconcile() and a create() of one number in the same process cannot act for each other."""
+        return f"{self.owner}/{uuid.uuid4().hex[:8]}"
+
+    def _lease(self, call: Call) -> float:
+        # The lease must outlive the call: the retry deadline plus, for a longer per-call timeout, a
+        # last attempt and its settling query running to that timeout.
+        extra = call.timeout.total if call.timeout is not None and call.timeout.total else 0.0
+        return self.lease_seconds + 2 * extra
+
     async def _settle(self, call: Call, next_handler: Handler, key: str, fp: str) -> Reply:
         amount, currency = _trade(call.data)
+        token = self._token()
+        lease = self._lease(call)
         loop = asyncio.get_running_loop()
-        give_up_at = loop.time() + self.wait_timeout
+        give_up_at = loop.time() + self.wait_timeout + lease - self.lease_seconds
         pause = self.poll_interval
         for _ in range(_MAX_POLLS):
+            if loop.time() >= give_up_at:
+                break
             claim = await _before_sending(
                 key,
                 self.store.claim(
-                    key,
-                    fp,
-                    owner=self.owner,
-                    lease_seconds=self.lease_seconds,
-                    amount=amount,
-                    currency=currency,
+                    key, fp, owner=token, lease_seconds=lease, amount=amount, currency=currency
                 ),
             )
             outcome = claim.outcome
             if outcome is ClaimOutcome.CONFLICT:
                 raise _conflict(key)
             if outcome is ClaimOutcome.DONE:
-                return recorded_reply(claim.record)
+                return recorded_reply(key, claim.record.result_data())
             if outcome is ClaimOutcome.BUSY:
-                if loop.time() >= give_up_at:
-                    break
-                # Another process holds the claim: wait for its outcome (or its lease to lapse).
+                # Another call holds the claim: wait for its outcome (or its lease to lapse).
                 await asyncio.sleep(pause)
                 pause = min(pause * 1.5, 0.5)
                 continue
             if outcome is ClaimOutcome.QUERY_FIRST:
-                found = await self._query_first(call, next_handler, key)
+                found = await self._query_first(call, next_handler, key, token)
                 if found is not None:
                     return found
-            reply = await self._send(call, next_handler, key)
+            reply = await self._send(call, next_handler, key, token)
             if reply is not None:
                 return reply
-        msg = f"payout …{key[-4:]} is still being sent by another process; it may exist"
+        msg = f"payout …{key[-4:]} is still being sent by another call or process; it may exist"
         raise PayoutOutcomeUnknown(msg, out_trade_no=key)
 
-    async def _query_first(self, call: Call, next_handler: Handler, key: str) -> Reply | None:
+    async def _query_first(
+        self, call: Call, next_handler: Handler, key: str, token: str
+    ) -> Reply | None:
         """A request may have left before (a crashed owner, an earlier give-up): ask, never guess."""
         query = Call.build(API_QUERY, {"outTradeNo": key}, timeout=call.timeout)
         try:
             reply = await next_handler(query)
             order = structure(reply.data, PayoutOrder, what=f"{API_QUERY} data")
+            if order.out_trade_no != key:
+                msg = f"{API_QUERY} for …{key[-4:]} answered with another outTradeNo"
+                raise InvalidResponseError(msg, http_status=reply.http_status)
             check_same_payout(call, order)
         except OrderNotFoundError:
             return None
         except asyncio.CancelledError:
-            await self._in_doubt(key, "cancelled while querying")
+            await self._in_doubt(key, token, "cancelled while querying")
             raise
         except IdempotencyConflictError as exc:
-            await _shielded(
+            await self._write(
                 self.store.record_rejected(
-                    key, owner=self.owner, code=_CONFLICT_CODE, error=_describe(exc)
+                    key, owner=token, code=_CONFLICT_CODE, error=_describe(exc)
                 )
             )
             raise
         except Exception as exc:
-            await self._in_doubt(key, _describe(exc))
+            await self._in_doubt(key, token, _describe(exc))
             raise _unknown(key, exc) from exc
-        record = await _shielded(self.store.record_result(key, _order_fact(order)))
-        return recorded_reply(record)
+        fact = _order_fact(order)
+        await self._write(self.store.record_result(key, fact))
+        return recorded_reply(key, fact)
 
-    async def _send(self, call: Call, next_handler: Handler, key: str) -> Reply | None:
+    async def _send(self, call: Call, next_handler: Handler, key: str, token: str) -> Reply | None:
         # Committed before the first byte leaves: from here on, a crash leaves a SENT record that
         # the next owner settles by querying.
-        if await _before_sending(key, self.store.mark_sent(key, owner=self.owner)) is None:
+        try:
+            marked = await _before_sending(key, self.store.mark_sent(key, owner=token))
+        except StoreError:
+            # Nothing was sent: hand the claim back (best effort) so the next create() of this
+            # number need not wait for our lease to lapse.
+            await self._write(self.store.release(key, owner=token, error="store failed"))
+            raise
+        if marked is None:
             return None  # our lease lapsed and another owner took over: claim again
         try:
             reply = await next_handler(call)
         except asyncio.CancelledError:
-            await self._in_doubt(key, "cancelled after the request may have been sent")
+            await self._in_doubt(key, token, "cancelled after the request may have been sent")
             raise
         except Exception as exc:
-            raise await self._record_failure(key, exc) from None
+            raise await self._record_failure(key, token, exc) from None
         try:
             await _shielded(self.store.record_result(key, dict(reply.data or {})))
         except Exception as exc:  # the payout is accepted; the journal will learn it by query
@@ -268,12 +290,12 @@ class IdempotencyMiddleware:
             )
         return reply
 
-    async def _record_failure(self, key: str, error: Exception) -> BaseException:
+    async def _record_failure(self, key: str, token: str, error: Exception) -> BaseException:
         """Journal a failed send and return the exception the caller should see."""
         if isinstance(error, IdempotencyConflictError):
             await self._write(
                 self.store.record_rejected(
-                    key, owner=self.owner, code=_CONFLICT_CODE, error=_describe(error)
+                    key, owner=token, code=_CONFLICT_CODE, error=_describe(error)
                 )
             )
             return error
@@ -281,7 +303,7 @@ class IdempotencyMiddleware:
         if kind is Outcome.REJECTED:
             code = error.code if isinstance(error, APIError) else type(error).__name__
             await self._write(
-                self.store.record_rejected(key, owner=self.owner, code=code, error=_describe(error))
+                self.store.record_rejected(key, owner=token, code=code, error=_describe(error))
             )
             return error
         if kind in (Outcome.NOT_SENT, Outcome.RATE_LIMITED, Outcome.TIME_SKEW) or isinstance(
@@ -289,17 +311,17 @@ class IdempotencyMiddleware:
         ):
             # The retry layer only lets these through when no attempt may have reached the
             # gateway: nothing exists, the record becomes re-sendable.
-            await self._write(self.store.release(key, owner=self.owner, error=_describe(error)))
+            await self._write(self.store.release(key, owner=token, error=_describe(error)))
             return error
-        await self._in_doubt(key, _describe(error))
+        await self._in_doubt(key, token, _describe(error))
         if isinstance(error, PayoutOutcomeUnknown):
             return error
         unknown = _unknown(key, error)
         unknown.__cause__ = error
         return unknown
 
-    async def _in_doubt(self, key: str, why: str) -> None:
-        await self._write(self.store.record_in_doubt(key, owner=self.owner, error=why))
+    async def _in_doubt(self, key: str, token: str, why: str) -> None:
+        await self._write(self.store.record_in_doubt(key, owner=token, error=why))
 
     async def _write(self, write: Awaitable[object]) -> None:
         try:
@@ -341,10 +363,11 @@ class IdempotencyMiddleware:
         key = record.out_trade_no
         if self.in_flight(key):
             return None  # this process is settling it right now
+        token = self._token()
         claim = await self.store.claim(
             key,
             record.fingerprint,
-            owner=self.owner,
+            owner=token,
             lease_seconds=self.lease_seconds,
             amount=record.amount,
             currency=record.currency,
@@ -354,20 +377,29 @@ class IdempotencyMiddleware:
         owned = claim.outcome in (ClaimOutcome.SEND, ClaimOutcome.QUERY_FIRST)
         if not owned and not (claim.outcome is ClaimOutcome.BUSY and include_leased):
             return None
-        owner = self.owner if owned else None
         try:
             order = await query(key)
         except OrderNotFoundError:
-            # Nothing exists: the next create() of this number sends it (the same number).
-            await self._write(self.store.release(key, owner=owner, error="ORDER_NOT_EXIST"))
+            if owned:
+                # Nothing exists: the next create() of this number sends it (the same number).
+                await self._write(self.store.release(key, owner=token, error="ORDER_NOT_EXIST"))
+            else:
+                # Another call's lease (include_leased: its process is presumed dead). It may still
+                # be sending, and "not found" may precede its order becoming visible, so the record
+                # is not released but put in doubt: the next create() queries before it resends.
+                await self._write(
+                    self.store.record_in_doubt(
+                        key, owner=None, error="ORDER_NOT_EXIST while another call held it"
+                    )
+                )
             return None
         except asyncio.CancelledError:
             if owned:
-                await self._in_doubt(key, "reconcile cancelled")
+                await self._in_doubt(key, token, "reconcile cancelled")
             raise
         except PayerMaxError as exc:
             if owned:
-                await self._in_doubt(key, _describe(exc))
+                await self._in_doubt(key, token, _describe(exc))
             logger.warning(
                 "payermax reconcile could not settle …%s: %s",
                 key[-4:],
@@ -375,7 +407,7 @@ class IdempotencyMiddleware:
                 extra={"api": API_QUERY, "out_trade_no": key, "outcome": type(exc).__name__},
             )
             return None
-        await _shielded(self.store.record_result(key, _order_fact(order)))
+        await self._write(self.store.record_result(key, _order_fact(order)))
         return order
 
 
@@ -390,14 +422,21 @@ async def _before_sending(key: str, write: Awaitable[T]) -> T:
     """Run a journal step that precedes the send; a store failure there means nothing was sent."""
     try:
         return await write
+    except StoreError as exc:
+        raise _store_down(key, exc) from exc
     except (PayerMaxError, asyncio.CancelledError):
         raise
-    except Exception as exc:
-        msg = (
-            f"the idempotency store failed ({type(exc).__name__}) before payout …{key[-4:]} was "
-            "sent; nothing was sent, retry the same create() when the store is back"
-        )
-        raise StoreError(msg, out_trade_no=key) from exc
+    except Exception as exc:  # a store outside this package raising its driver's errors
+        raise _store_down(key, exc) from exc
+
+
+def _store_down(key: str, exc: BaseException) -> StoreError:
+    cause = exc.__cause__ if isinstance(exc, StoreError) and exc.__cause__ else exc
+    msg = (
+        f"the idempotency store failed ({type(cause).__name__}) before payout …{key[-4:]} was "
+        "sent; nothing was sent, retry the same create() when the store is back"
+    )
+    return StoreError(msg, out_trade_no=key)
 
 
 def _conflict(key: str) -> IdempotencyConflictError:

@@ -52,7 +52,7 @@ from ..errors import (
     ValidationError,
 )
 from ..models._converter import structure
-from ..models.payouts import PayoutOrder
+from ..models.payouts import PayoutOrder, PayoutResult
 from ..resources.payouts import API_PAY, API_QUERY
 from .hooks import HookEvent, Hooks
 from .logging import logger, redact_text
@@ -62,6 +62,7 @@ __all__ = [
     "RetryBudget",
     "RetryMiddleware",
     "RetryPolicy",
+    "check_pay_reply",
     "check_same_payout",
     "classify",
 ]
@@ -359,7 +360,9 @@ class RetryMiddleware:
     async def _pay(self, call: Call, next_handler: Handler, ctx: _Ctx) -> Reply:
         async def body(attempt: int) -> Reply:
             try:
-                return await next_handler(attrs.evolve(call, attempt=attempt))
+                reply = await next_handler(attrs.evolve(call, attempt=attempt))
+                check_pay_reply(call, reply)
+                return reply
             except PayerMaxError as exc:
                 return await self._after_failed_send(exc, next_handler, ctx)
 
@@ -390,22 +393,28 @@ class RetryMiddleware:
                 raise _Unresolved(error)
             raise error
         if outcome is Outcome.LOCAL:
+            if ctx.maybe_sent:
+                # This attempt failed here, but an earlier one may have reached the gateway.
+                raise _Unresolved(error)
             raise error
         if outcome is Outcome.REJECTED:
             if ctx.maybe_sent:
                 # An earlier attempt may have created the order: a rejection now does not prove
-                # there is none, so ask once more.
+                # there is none (BALANCE_INSUFFICIENT may even be that order's doing), so ask.
                 found = await self._lookup(next_handler, ctx)
                 if found is not None:
                     return found
+                # Not visible (yet) is not proof of absence: leave it in doubt for reconcile().
+                raise _Unresolved(error)
             raise error
         # Duplicate or unknown: the order may exist. Ask; never resend before the answer.
         ctx.maybe_sent = True
         found = await self._lookup(next_handler, ctx)
         if found is not None:
             return found
-        if outcome is Outcome.UNKNOWN:
-            ctx.maybe_sent = False  # ORDER_NOT_EXIST: that attempt created nothing
+        # ORDER_NOT_EXIST: resend the same number (the gateway refuses a second order under it with
+        # ORDER_REPEAT). maybe_sent stays set: an order that is merely not visible yet may still
+        # appear, so this call can no longer end in a definite "nothing exists".
         raise _Again(error)
 
     async def _lookup(self, next_handler: Handler, ctx: _Ctx) -> Reply | None:
@@ -463,6 +472,22 @@ def _unknown(call: Call, cause: BaseException) -> PayoutOutcomeUnknown:
         "settle it with client.payouts.reconcile() and never resend it under a new outTradeNo"
     )
     return PayoutOutcomeUnknown(msg, out_trade_no=key)
+
+
+def check_pay_reply(call: Call, reply: Reply) -> None:
+    """An accepted payout answer must parse and name our ``outTradeNo``.
+
+    Raises:
+        InvalidResponseError: it does not (an unknown outcome: the retry layer asks the gateway).
+    """
+    key = call.idempotency_key
+    try:
+        result = structure(reply.data, PayoutResult, what=f"{API_PAY} data")
+    except ValidationError as exc:
+        raise InvalidResponseError(str(exc), http_status=reply.http_status) from None
+    if result.out_trade_no != key:
+        msg = f"{API_PAY} for …{(key or '')[-4:]} answered with another outTradeNo"
+        raise InvalidResponseError(msg, http_status=reply.http_status)
 
 
 def check_same_payout(call: Call, order: PayoutOrder) -> None:

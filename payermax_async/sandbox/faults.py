@@ -39,6 +39,11 @@ class FaultKind(str, enum.Enum):
     BAD_SIGNATURE = "BAD_SIGNATURE"
     #: Answer ``TOO_MANY_REQUEST`` with a ``Retry-After: <retry_after>`` header: nothing is committed.
     RATE_LIMIT = "RATE_LIMIT"
+    #: Refuse with the business code ``code`` (e.g. ``BALANCE_INSUFFICIENT``): nothing is committed.
+    REJECT = "REJECT"
+    #: Close the connection without an answer and commit the order ``delay`` seconds later, as an
+    #: asynchronously processing gateway would: until then a query answers ``ORDER_NOT_EXIST``.
+    COMMIT_LATE = "COMMIT_LATE"
 
     @property
     def before_commit(self) -> bool:
@@ -52,6 +57,7 @@ _BEFORE_COMMIT = frozenset(
         FaultKind.HTTP_503_BEFORE_COMMIT,
         FaultKind.SYSTEM_ERROR_BEFORE_COMMIT,
         FaultKind.RATE_LIMIT,
+        FaultKind.REJECT,
     }
 )
 
@@ -84,8 +90,10 @@ class Fault:
         rate: the probability that a matching request triggers it (drawn with the seeded RNG).
         times: fire at most this many times (``None``: no limit).
         out_trade_no: only requests whose ``data.outTradeNo`` is this one.
-        delay: seconds to wait before answering, for :attr:`FaultKind.DELAY`.
+        delay: seconds to wait before answering (:attr:`FaultKind.DELAY`) or before committing
+            (:attr:`FaultKind.COMMIT_LATE`).
         retry_after: the ``Retry-After`` seconds, for :attr:`FaultKind.RATE_LIMIT`.
+        code: the business code of :attr:`FaultKind.REJECT`.
 
     Attributes:
         fired: how many times it has fired so far.
@@ -98,6 +106,7 @@ class Fault:
     out_trade_no: str | None = None
     delay: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
     retry_after: float = attrs.field(default=1.0, converter=float, validator=_non_negative)
+    code: str = "BALANCE_INSUFFICIENT"
     fired: int = attrs.field(default=0, init=False)
 
     def matches(self, api: str, out_trade_no: str | None) -> bool:

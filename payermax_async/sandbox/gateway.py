@@ -287,12 +287,33 @@ class SandboxGateway:
         out_trade_no = data.get("outTradeNo") if isinstance(data, Mapping) else None
         self.ledger.record_post(api, out_trade_no if isinstance(out_trade_no, str) else None)
         fault = self.faults.draw(api, out_trade_no if isinstance(out_trade_no, str) else None)
+        if fault is not None and fault.kind is FaultKind.COMMIT_LATE:
+            sign = request.headers.get("sign")
+            self._tasks.spawn(
+                self._commit_late(fault.delay, api, raw, document, sign),
+                name="payermax-sandbox-late-commit",
+            )
+            _abort(request, reset=False)
+            return web.Response(status=500)  # never written: the connection is gone
         if fault is not None and fault.kind.before_commit:
             return self._before_commit(request, fault)
         answer = self._apis.process(api, raw, document, request.headers.get("sign"))
         if fault is None:
             return self._answer(answer)
         return await self._after_commit(request, fault, answer)
+
+    async def _commit_late(
+        self,
+        delay: float,
+        api: str,
+        raw: bytes,
+        document: Mapping[str, object] | None,
+        sign: str | None,
+    ) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+        except asyncio.TimeoutError:
+            self._apis.process(api, raw, document, sign)
 
     def _before_commit(self, request: web.BaseRequest, fault: Fault) -> web.StreamResponse:
         if fault.kind is FaultKind.RESET_BEFORE_READ:
@@ -307,6 +328,8 @@ class SandboxGateway:
         if fault.kind is FaultKind.RATE_LIMIT:
             answer = {"code": "TOO_MANY_REQUEST", "msg": "Too many requests, try again later."}
             return self._answer(answer, headers={"Retry-After": f"{fault.retry_after:g}"})
+        if fault.kind is FaultKind.REJECT:
+            return self._answer({"code": fault.code, "msg": f"Refused: {fault.code}."})
         return self._answer({"code": "SYSTEM_ERROR", "msg": "System error, please retry."})
 
     async def _after_commit(

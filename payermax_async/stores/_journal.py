@@ -206,11 +206,23 @@ class JournalStore(abc.ABC):
         *,
         error: str | None = None,
         code: str | None = None,
+        or_unleased: bool = False,
     ) -> Update[PayoutRecord | None]:
         now = self._clock()
 
+        def allowed(old: PayoutRecord) -> bool:
+            if _owned(old, owner):
+                return True
+            # "In doubt" is never a step back from an open state, so it may also land on a record
+            # nobody holds (e.g. released meanwhile by a reconcile that saw no order yet).
+            return (
+                or_unleased
+                and old.state not in KNOWN_STATES
+                and not old.leased_by_other(owner, now)
+            )
+
         def update(old: PayoutRecord | None) -> tuple[PayoutRecord | None, PayoutRecord | None]:
-            if old is None or not _owned(old, owner):
+            if old is None or not allowed(old):
                 return None, None
             new = attrs.evolve(
                 old,
@@ -235,8 +247,9 @@ class JournalStore(abc.ABC):
     async def record_in_doubt(
         self, out_trade_no: str, *, owner: str | None, error: str
     ) -> PayoutRecord | None:
-        """The outcome is unknown: keep it for ``reconcile()``. ``owner=None`` forces it."""
-        update = self._owned_update(owner, RecordState.IN_DOUBT, error=error)
+        """The outcome is unknown: keep it for ``reconcile()``. Applies to the owner's record or to an
+        open record nobody holds; ``owner=None`` forces it."""
+        update = self._owned_update(owner, RecordState.IN_DOUBT, error=error, or_unleased=True)
         return await self._update(out_trade_no, update)
 
     async def release(

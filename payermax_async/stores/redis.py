@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._rules import check_out_trade_no
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StoreError
 from ._journal import Clock, JournalStore, T, Update
 from .base import OPEN_STATES, PayoutRecord
 
@@ -75,6 +75,7 @@ class RedisStore(JournalStore):
         super().__init__(clock=clock)
         try:
             import redis.asyncio as redis_asyncio  # optional dependency: imported on use
+            from redis.exceptions import RedisError
         except ImportError:
             msg = "RedisStore needs the redis package: pip install 'payermax-async[redis]'"
             raise ConfigurationError(msg) from None
@@ -91,6 +92,8 @@ class RedisStore(JournalStore):
         else:
             self._owns_client = False
         self._client: Redis = client
+        # What a Redis outage raises; turned into StoreError so callers only ever see PayerMaxError.
+        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
         self._prefix = prefix
         self._open_key = f"{prefix}open"
         self._cas = client.register_script(_CAS)
@@ -100,6 +103,12 @@ class RedisStore(JournalStore):
         return f"{self._prefix}payout:{out_trade_no}"
 
     async def _update(self, out_trade_no: str, update: Update[T]) -> T:
+        try:
+            return await self._compare_and_set(out_trade_no, update)
+        except self._errors as exc:
+            raise _store_error(exc) from exc
+
+    async def _compare_and_set(self, out_trade_no: str, update: Update[T]) -> T:
         check_out_trade_no(out_trade_no)
         key = self._key(out_trade_no)
         for _ in range(_MAX_CAS_ROUNDS):
@@ -114,15 +123,24 @@ class RedisStore(JournalStore):
             if int(await self._cas(keys=[key, self._open_key], args=args)):
                 return value
         msg = f"RedisStore: record …{out_trade_no[-4:]} kept changing; gave up after contention"
-        raise ConfigurationError(msg)
+        raise StoreError(msg, out_trade_no=out_trade_no)
 
     async def get(self, out_trade_no: str) -> PayoutRecord | None:
         """The record of ``out_trade_no``, if any."""
-        raw = await self._client.get(self._key(out_trade_no))
+        try:
+            raw = await self._client.get(self._key(out_trade_no))
+        except self._errors as exc:
+            raise _store_error(exc) from exc
         return PayoutRecord.from_json(_text(raw)) if raw is not None else None
 
     async def open_records(self) -> list[PayoutRecord]:
         """Every ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record."""
+        try:
+            return await self._open_records()
+        except self._errors as exc:
+            raise _store_error(exc) from exc
+
+    async def _open_records(self) -> list[PayoutRecord]:
         members = sorted(_text(m) for m in await self._client.smembers(self._open_key))
         records: list[PayoutRecord] = []
         for start in range(0, len(members), _MGET_CHUNK):
@@ -146,3 +164,7 @@ class RedisStore(JournalStore):
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self._prefix!r})"
+
+
+def _store_error(exc: BaseException) -> StoreError:
+    return StoreError(f"Redis journal failed: {type(exc).__name__}: {exc}")

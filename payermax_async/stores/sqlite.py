@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .._rules import check_out_trade_no
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StoreError
 from ._journal import Clock, JournalStore, T, Update
 from .base import OPEN_STATES, PayoutRecord
 
@@ -100,7 +100,11 @@ class SQLiteStore(JournalStore):
         loop = asyncio.get_running_loop()
         # If the awaiting task is cancelled, the transaction still finishes on the thread: a
         # transition is either committed whole or not at all.
-        return await loop.run_in_executor(self._executor, lambda: fn(self._connect()))
+        try:
+            return await loop.run_in_executor(self._executor, lambda: fn(self._connect()))
+        except sqlite3.Error as exc:
+            msg = f"SQLite journal failed: {type(exc).__name__}: {exc}"
+            raise StoreError(msg) from exc
 
     async def _update(self, out_trade_no: str, update: Update[T]) -> T:
         check_out_trade_no(out_trade_no)

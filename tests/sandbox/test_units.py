@@ -230,4 +230,5 @@ def test_fault_kind_accepts_its_name():
         FaultKind.HTTP_503_BEFORE_COMMIT,
         FaultKind.SYSTEM_ERROR_BEFORE_COMMIT,
         FaultKind.RATE_LIMIT,
+        FaultKind.REJECT,
     }

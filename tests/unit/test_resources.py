@@ -294,13 +294,19 @@ async def test_create_never_changes_out_trade_no(
 async def test_create_refuses_an_unparseable_success(
     client: PayerMaxClient, gateway_mock: aioresponses, platform_signer: RsaSigner
 ) -> None:
-    """A signed APPLY_SUCCESS whose data lacks outTradeNo is an InvalidResponseError (unknown outcome)."""
-    from payermax_async.errors import InvalidResponseError
+    """A signed APPLY_SUCCESS whose data lacks outTradeNo is an unknown outcome: the client asks
+    the gateway, and when that query fails too the payout is reported in doubt, never failed."""
+    from payermax_async import PayoutOutcomeUnknown
 
     gateway_mock.post(
         f"{GATEWAY}/paymentOrderPay",
         callback=reply_with(platform_signer, {"code": "APPLY_SUCCESS", "data": {"x": 1}}),
     )
-    with pytest.raises(InvalidResponseError) as info:
+    gateway_mock.post(f"{GATEWAY}/paymentOrderQry", status=503, body=b"<html>down</html>")
+    with pytest.raises(PayoutOutcomeUnknown) as info:
         await client.payouts.create(valid_payout())
-    assert info.value.maybe_sent is True
+    assert info.value.out_trade_no == valid_payout()["outTradeNo"]
+    assert [url.path for (_method, url) in gateway_mock.requests] == [
+        "/aggregate-pay/api/gateway/paymentOrderPay",
+        "/aggregate-pay/api/gateway/paymentOrderQry",
+    ]
