@@ -1,0 +1,531 @@
+"""Bulk payouts from a CSV file: read the rows, validate them all, pay them, write the results.
+
+This is the engine of ``payermax payouts bulk FILE.csv --out results.csv``; it can also be used from
+Python::
+
+    rows = read_rows("payouts.csv")              # every row checked; nothing sent
+    if any(row.errors for row in rows): ...
+    async with SQLiteStore("results.csv.journal.sqlite") as store, \\
+            PayerMaxClient(config, store=store) as client:
+        results = await BulkRun(client, rows, concurrency=8).run()
+    write_results("results.csv", results)
+
+**The file.** UTF-8 (a byte-order mark is fine), comma-separated, a header row naming the columns in
+any order. One payout per row; cells are trimmed, an empty cell is left out of the request. Every
+column maps to one field of the ``paymentOrderPay`` data:
+
+=====================  ================================  =====================================
+column                 wire field                        required
+=====================  ================================  =====================================
+``outTradeNo``         ``outTradeNo``                    yes: your unique number for the payout
+``country``            ``country``                       yes (``ID``, ``PH``, ...)
+``amount``             ``trade.amount``                  yes; sent as the exact decimal text
+``currency``           ``trade.currency``                yes (``IDR``, ``PHP``, ...)
+``paymentMethodType``  ``payeeInfo.paymentMethodType``   yes (``WALLET``, ``BANK_TRANSFER``)
+``targetOrg``          ``payeeInfo.targetOrg``           column yes, cell when the method needs it
+``accountNo``          ``payeeInfo.accountInfo.accountNo``  yes
+``fullName``           ``payeeInfo.name.fullName``       column yes, cell when the method needs it
+``firstName``          ``payeeInfo.name.firstName``      no
+``lastName``           ``payeeInfo.name.lastName``       no
+``accountType``        ``payeeInfo.accountInfo.accountType``  no
+``bankCode``           ``payeeInfo.bankInfo.bankCode``   no
+``bankName``           ``payeeInfo.bankInfo.bankName``   no
+``email``              ``payeeInfo.email``               no
+``phone``              ``payeeInfo.payeePhone``          no
+``remark``             ``remark``                        no
+``reference``          ``reference``                     no
+``notifyUrl``          ``notifyUrl``                     no
+``purpose``            ``purpose``                       no
+``destinationCurrency``  ``destinationCurrency``         no
+=====================  ================================  =====================================
+
+A column not in this table is an error naming it. Each row is checked with the same local rules as
+``client.payouts.create()``; a repeated ``outTradeNo`` is an error on the later rows. Error messages
+name the line, the column and the rule, never a cell's value.
+
+**The results.** ``outTradeNo,status,tradeNo,error`` in input order. ``status`` is the payout's
+status when the gateway accepted it (``PENDING``, ``SUCCESS``, ``FAILED``, ``BOUNCEBACK``), else one
+of ``INVALID`` (refused by the local checks, not sent), ``REJECTED`` (refused by the gateway: no order
+exists), ``IN_DOUBT`` (it may exist: run again, or reconcile), ``ERROR`` (not paid for another reason,
+e.g. an ``outTradeNo`` already used with other data) or ``NOT_SENT`` (the run was stopped first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ._pacing import Progress, TokenBucket
+from .errors import (
+    APIError,
+    AuthenticationError,
+    InvalidRequestError,
+    PayerMaxError,
+    PayoutOutcomeUnknown,
+    ValidationError,
+)
+from .middleware.logging import redact_text
+from .resources.payouts import payout_data
+from .stores.base import KNOWN_STATES, OPEN_STATES
+
+if TYPE_CHECKING:
+    from ._client import PayerMaxClient
+
+__all__ = [
+    "COLUMNS",
+    "IN_DOUBT_HINT",
+    "REQUIRED_CELLS",
+    "REQUIRED_COLUMNS",
+    "RESULT_COLUMNS",
+    "BulkRow",
+    "BulkRun",
+    "RowError",
+    "RowResult",
+    "RowStatus",
+    "read_rows",
+    "write_results",
+]
+
+#: Every column the file may have, and the wire field it fills.
+COLUMNS: Mapping[str, str] = {
+    "outTradeNo": "outTradeNo",
+    "country": "country",
+    "amount": "trade.amount",
+    "currency": "trade.currency",
+    "paymentMethodType": "payeeInfo.paymentMethodType",
+    "targetOrg": "payeeInfo.targetOrg",
+    "accountNo": "payeeInfo.accountInfo.accountNo",
+    "fullName": "payeeInfo.name.fullName",
+    "firstName": "payeeInfo.name.firstName",
+    "lastName": "payeeInfo.name.lastName",
+    "accountType": "payeeInfo.accountInfo.accountType",
+    "bankCode": "payeeInfo.bankInfo.bankCode",
+    "bankName": "payeeInfo.bankInfo.bankName",
+    "email": "payeeInfo.email",
+    "phone": "payeeInfo.payeePhone",
+    "remark": "remark",
+    "reference": "reference",
+    "notifyUrl": "notifyUrl",
+    "purpose": "purpose",
+    "destinationCurrency": "destinationCurrency",
+}
+#: Columns the header must have.
+REQUIRED_COLUMNS = (
+    "outTradeNo",
+    "country",
+    "amount",
+    "currency",
+    "paymentMethodType",
+    "targetOrg",
+    "accountNo",
+    "fullName",
+)
+#: Cells that must not be empty.
+REQUIRED_CELLS = ("outTradeNo", "country", "amount", "currency", "paymentMethodType", "accountNo")
+#: The results file's header.
+RESULT_COLUMNS = ("outTradeNo", "status", "tradeNo", "error")
+#: What an in-doubt row's error says.
+IN_DOUBT_HINT = "in doubt: run again or reconcile"
+#: The most rows one file may hold (a salary run is thousands; this only stops a runaway file).
+MAX_ROWS = 1_000_000
+_FIELD_TO_COLUMN = {field: column for column, field in COLUMNS.items()}
+
+
+class RowStatus:
+    """The ``status`` values of a row that the gateway did not accept (see the module docstring)."""
+
+    INVALID = "INVALID"
+    REJECTED = "REJECTED"
+    IN_DOUBT = "IN_DOUBT"
+    ERROR = "ERROR"
+    NOT_SENT = "NOT_SENT"
+
+
+@attrs.frozen
+class RowError:
+    """One problem with one row. Never holds the cell's value.
+
+    Attributes:
+        line: the row's line in the file (the header is line 1).
+        column: the CSV column, when the problem belongs to one.
+        field: the dotted wire path the SDK's rules named, if any.
+        message: what is wrong.
+    """
+
+    line: int
+    column: str | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}"
+        if self.column is not None:
+            where += f", column {self.column}"
+        elif self.field is not None:
+            where += f", field {self.field}"
+        return f"{where}: {self.message}"
+
+
+@attrs.frozen
+class BulkRow:
+    """One row of the file.
+
+    Attributes:
+        line: its line in the file.
+        out_trade_no: its ``outTradeNo`` cell (may be empty or malformed in an invalid row).
+        data: the wire ``data`` of the payout (``None`` when the row is invalid).
+        errors: what is wrong with it; empty for a valid row.
+    """
+
+    line: int
+    out_trade_no: str
+    data: Mapping[str, object] | None
+    errors: tuple[RowError, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        """Whether the row can be sent."""
+        return not self.errors and self.data is not None
+
+
+@attrs.frozen
+class RowResult:
+    """One line of the results file.
+
+    Attributes:
+        out_trade_no: the row's ``outTradeNo``.
+        status: a payout status or a :class:`RowStatus` value.
+        trade_no: PayerMax's number, once known.
+        error: error class and code or rule, without payee data.
+        from_journal: the outcome was already in the journal from an earlier run (nothing sent).
+    """
+
+    out_trade_no: str
+    status: str
+    trade_no: str = ""
+    error: str = ""
+    from_journal: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the gateway holds the payout (an order exists)."""
+        return self.status not in vars(RowStatus).values()
+
+
+# ----------------------------------------------------------------------------------- reading
+
+
+def _nest(data: dict[str, object], path: str, value: str) -> None:
+    *parents, leaf = path.split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        assert isinstance(child, dict)
+        node = child
+    node[leaf] = value
+
+
+def row_data(cells: Mapping[str, str]) -> dict[str, object]:
+    """The wire ``data`` for one row's cells (column → trimmed text); empty cells are left out."""
+    data: dict[str, object] = {}
+    for column, field in COLUMNS.items():
+        value = cells.get(column, "")
+        if value:
+            _nest(data, field, value)
+    return data
+
+
+def _check_header(header: Sequence[str] | None, source: str) -> list[str]:
+    if not header:
+        msg = f"{source}: the file is empty; it needs a header row naming the columns"
+        raise ValidationError(msg)
+    names = [name.strip() for name in header]
+    unknown = [name for name in names if name not in COLUMNS]
+    if unknown:
+        listed = ", ".join(repr(name) for name in unknown)
+        msg = f"{source}: unknown column(s) {listed}; the columns are: {', '.join(COLUMNS)}"
+        raise ValidationError(msg, field=unknown[0])
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        msg = f"{source}: column {repeated[0]!r} appears more than once in the header"
+        raise ValidationError(msg, field=repeated[0])
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        msg = f"{source}: the header lacks the required column(s) {', '.join(missing)}"
+        raise ValidationError(msg, field=missing[0])
+    return names
+
+
+def _rule_error(line: int, exc: ValidationError) -> RowError:
+    field = exc.field
+    text = str(exc)
+    if field and text.startswith(field + " "):
+        text = text[len(field) + 1 :]
+    column = _FIELD_TO_COLUMN.get(field) if field else None
+    shown_field = field if column is None or column != field else None
+    if column is not None and shown_field is not None:
+        return RowError(line, column, field, f"{text} ({shown_field})")
+    return RowError(line, column, field, text)
+
+
+def check_row(line: int, cells: Mapping[str, str]) -> BulkRow:
+    """Build and check one row: every empty required cell, then the SDK's payout rules."""
+    out_trade_no = cells.get("outTradeNo", "")
+    errors = [
+        RowError(line, column, COLUMNS[column], "is required")
+        for column in REQUIRED_CELLS
+        if not cells.get(column)
+    ]
+    if errors:
+        return BulkRow(line, out_trade_no, None, tuple(errors))
+    data = row_data(cells)
+    try:
+        # The very function create() runs first: the same verdicts, before anything is sent.
+        payout_data(data)
+    except ValidationError as exc:
+        return BulkRow(line, out_trade_no, None, (_rule_error(line, exc),))
+    return BulkRow(line, out_trade_no, data)
+
+
+def parse_rows(lines: Iterable[str], source: str = "the file") -> list[BulkRow]:
+    """Read and check every row of CSV text (see :func:`read_rows`)."""
+    reader = csv.reader(lines)
+    header = _check_header(next(reader, None), source)
+    rows: list[BulkRow] = []
+    first_line: dict[str, int] = {}
+    line = reader.line_num
+    for record in reader:
+        start, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue  # a blank or all-empty line (spreadsheets leave them) holds no payout
+        if len(rows) >= MAX_ROWS:
+            msg = f"{source}: more than {MAX_ROWS} rows; split the file"
+            raise ValidationError(msg)
+        cells = {name: value.strip() for name, value in zip(header, record, strict=False)}
+        row = check_row(start, cells)
+        if len(record) > len(header):
+            extra = RowError(
+                start, None, None, f"has {len(record)} cells, the header {len(header)}"
+            )
+            row = attrs.evolve(row, data=None, errors=(*row.errors, extra))
+        previous = first_line.get(row.out_trade_no) if row.out_trade_no else None
+        if previous is not None:
+            duplicate = RowError(
+                start, "outTradeNo", "outTradeNo", f"repeats the outTradeNo of line {previous}"
+            )
+            row = attrs.evolve(row, data=None, errors=(*row.errors, duplicate))
+        elif row.out_trade_no:
+            first_line[row.out_trade_no] = start
+        rows.append(row)
+    return rows
+
+
+def read_rows(path: str | os.PathLike[str]) -> list[BulkRow]:
+    """Read and check every row of a payouts CSV file. Nothing is sent.
+
+    Returns:
+        Every non-blank row in file order, each with all its errors (a valid row has none).
+
+    Raises:
+        ValidationError: the header is missing, names an unknown or repeated column, or lacks a
+            required one; or the file has more than ``MAX_ROWS`` rows.
+        OSError: the file cannot be read.
+    """
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return parse_rows(handle, str(path))
+
+
+# ----------------------------------------------------------------------------------- results
+
+
+def describe(error: BaseException) -> str:
+    """An error for the results file: its class and code or rule, never payee data."""
+    name = type(error).__name__
+    if isinstance(error, PayoutOutcomeUnknown):
+        return f"{name}: {IN_DOUBT_HINT}"
+    if isinstance(error, APIError):
+        text = f"{name}: {error.code}" + (f": {error.msg}" if error.msg else "")
+    else:
+        text = f"{name}: {error}"
+    return " ".join(redact_text(text).split())[:300]
+
+
+def write_results(path: str | os.PathLike[str], results: Iterable[RowResult]) -> None:
+    """Write the results CSV (``outTradeNo,status,tradeNo,error``), replacing the file atomically."""
+    target = Path(path)
+    temporary = target.with_name(target.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(RESULT_COLUMNS)
+        for result in results:
+            writer.writerow([result.out_trade_no, result.status, result.trade_no, result.error])
+    os.replace(temporary, target)
+
+
+def invalid_result(row: BulkRow) -> RowResult:
+    """The results line of a row that failed the local checks."""
+    return RowResult(row.out_trade_no, RowStatus.INVALID, error="; ".join(map(str, row.errors)))
+
+
+# ----------------------------------------------------------------------------------- running
+
+
+class BulkRun:
+    """Pays the valid rows through one client, at most ``concurrency`` at a time.
+
+    Every row goes through ``client.payouts.create()``, so the client's idempotency store makes the
+    run exactly-once: with a durable store, running the same rows again returns the payouts already
+    accepted from the journal (nothing sent) and sends only the others, under the same numbers.
+
+    Args:
+        client: the client (its ``store`` is the journal).
+        rows: the rows, valid and invalid (invalid ones become ``INVALID`` results, unsent).
+        concurrency: payouts in flight at most.
+        limiter: a rate limit on starting payouts.
+        progress: where to show progress.
+        stop: once set, no new payout starts; those in flight finish.
+
+    Raises:
+        ValidationError: ``concurrency`` is not a positive integer.
+    """
+
+    def __init__(
+        self,
+        client: PayerMaxClient,
+        rows: Sequence[BulkRow],
+        *,
+        concurrency: int = 8,
+        limiter: TokenBucket | None = None,
+        progress: Progress | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            msg = "concurrency must be a positive integer"
+            raise ValidationError(msg, field="concurrency")
+        self._client = client
+        self._rows = list(rows)
+        self._concurrency = concurrency
+        self._limiter = limiter
+        self._progress = progress
+        self._stop = stop or asyncio.Event()
+        self._results: list[RowResult | None] = [
+            None if row.valid else invalid_result(row) for row in self._rows
+        ]
+        self._in_flight: set[int] = set()
+        self._journalled: set[int] = set()
+        self._done = 0
+        self._counts: Counter[str] = Counter()
+        self.settled_first = 0
+
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """Rows finished so far, by status."""
+        return dict(self._counts)
+
+    def results(self) -> list[RowResult]:
+        """One result per row, in input order. Rows in flight when the run was cancelled are
+        ``IN_DOUBT``; rows never started are ``NOT_SENT``."""
+        final: list[RowResult] = []
+        for index, (row, result) in enumerate(zip(self._rows, self._results, strict=True)):
+            if result is not None:
+                final.append(result)
+            elif index in self._in_flight:
+                error = f"interrupted while in flight: {IN_DOUBT_HINT}"
+                final.append(RowResult(row.out_trade_no, RowStatus.IN_DOUBT, error=error))
+            else:
+                final.append(RowResult(row.out_trade_no, RowStatus.NOT_SENT, error="not started"))
+        return final
+
+    async def run(self) -> list[RowResult]:
+        """Settle what an earlier run left open, then pay every row not yet done.
+
+        Returns:
+            :meth:`results`.
+        """
+        pending = await self._prepare()
+        queue = iter(pending)
+
+        async def worker() -> None:
+            # Each worker takes the next row until none is left: at most `concurrency` in flight.
+            for index in queue:
+                if self._stop.is_set():
+                    return
+                if self._limiter is not None:
+                    await self._limiter.acquire()
+                    if self._stop.is_set():
+                        return
+                self._in_flight.add(index)
+                result = await self._pay(self._rows[index], index)
+                self._results[index] = result
+                self._in_flight.discard(index)
+                self._finished(result)
+
+        workers = min(self._concurrency, len(pending))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        if self._progress is not None:
+            self._progress.finish(self._done, self._counts)
+        return self.results()
+
+    async def _prepare(self) -> list[int]:
+        """Settle open journal records by querying (an earlier run may have crashed mid-flight),
+        then pick the rows to work on."""
+        store = self._client.store
+        valid = [index for index, row in enumerate(self._rows) if row.valid]
+        # This process is the journal's only user (the bulk command holds a lock on it), so a
+        # lease still held is a dead run's: settle those too.
+        self.settled_first = len(
+            await self._client.payouts.reconcile(include_leased=True, concurrency=self._concurrency)
+        )
+        pending: list[int] = []
+        now = None
+        for index in valid:
+            record = await store.get(self._rows[index].out_trade_no)
+            if record is None:
+                pending.append(index)
+                continue
+            if record.state in KNOWN_STATES:
+                self._journalled.add(index)
+            elif record.state in OPEN_STATES and record.owner is not None:
+                # The query that would settle it failed: sending now could only wait on the dead
+                # lease. Leave it in doubt for the next run.
+                now = now if now is not None else time.time()
+                if record.leased_by_other(None, now):
+                    error = f"PayoutOutcomeUnknown: {IN_DOUBT_HINT}"
+                    self._results[index] = RowResult(
+                        record.out_trade_no, RowStatus.IN_DOUBT, error=error
+                    )
+                    self._finished(self._results[index])  # type: ignore[arg-type]
+                    continue
+            pending.append(index)
+        return pending
+
+    async def _pay(self, row: BulkRow, index: int) -> RowResult:
+        assert row.data is not None
+        try:
+            result = await self._client.payouts.create(row.data)
+        except PayoutOutcomeUnknown as exc:
+            return RowResult(row.out_trade_no, RowStatus.IN_DOUBT, error=describe(exc))
+        except (InvalidRequestError, AuthenticationError, ValidationError) as exc:
+            return RowResult(row.out_trade_no, RowStatus.REJECTED, error=describe(exc))
+        except PayerMaxError as exc:
+            return RowResult(row.out_trade_no, RowStatus.ERROR, error=describe(exc))
+        return RowResult(
+            result.out_trade_no,
+            result.status.value,
+            result.trade_no or "",
+            from_journal=index in self._journalled,
+        )
+
+    def _finished(self, result: RowResult) -> None:
+        self._done += 1
+        self._counts[result.status] += 1
+        if self._progress is not None:
+            self._progress.update(self._done, self._counts)
