@@ -73,8 +73,10 @@ class TokenBucket:
         async with self._lock:
             for _ in range(_MAX_WAITS):
                 self._refill()
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                # A hair of tolerance: refills computed from float clock readings may land just
+                # short of a whole token after sleeping exactly the time it needs.
+                if self._tokens >= 1.0 - 1e-9:
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return
                 await self._sleep((1.0 - self._tokens) / self.rate)
         msg = "the rate limiter's clock is not advancing"
