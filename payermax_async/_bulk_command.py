@@ -65,7 +65,13 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         ),
     )
     bulk.add_argument("file", type=Path, metavar="FILE.csv", help="the payouts, one per row")
-    bulk.add_argument("--out", type=Path, required=True, metavar="RESULTS.csv", help="results")
+    bulk.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="RESULTS.csv",
+        help="write outTradeNo,status,tradeNo,error here",
+    )
     bulk.add_argument(
         "--concurrency", type=_positive_int, default=8, metavar="N", help="payouts in flight (8)"
     )
@@ -91,6 +97,10 @@ def default_journal(results: Path) -> Path:
 
 def command(args: argparse.Namespace) -> int:
     """Run the ``bulk`` command; return its exit status."""
+    out: Path = args.out
+    if not out.parent.is_dir():  # found out now, not after paying everyone
+        msg = f"{out.parent}: directory does not exist"
+        raise ConfigurationError(msg)
     rows = read_rows(args.file)
     invalid = [row for row in rows if not row.valid]
     if invalid:

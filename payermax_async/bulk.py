@@ -12,36 +12,35 @@ Python::
 
 **The file.** UTF-8 (a byte-order mark is fine), comma-separated, a header row naming the columns in
 any order. One payout per row; cells are trimmed, an empty cell is left out of the request. Every
-column maps to one field of the ``paymentOrderPay`` data:
+column maps to one field of the ``paymentOrderPay`` data.
 
-=====================  ================================  =====================================
-column                 wire field                        required
-=====================  ================================  =====================================
-``outTradeNo``         ``outTradeNo``                    yes: your unique number for the payout
-``country``            ``country``                       yes (``ID``, ``PH``, ...)
-``amount``             ``trade.amount``                  yes; sent as the exact decimal text
-``currency``           ``trade.currency``                yes (``IDR``, ``PHP``, ...)
-``paymentMethodType``  ``payeeInfo.paymentMethodType``   yes (``WALLET``, ``BANK_TRANSFER``)
-``targetOrg``          ``payeeInfo.targetOrg``           column yes, cell when the method needs it
-``accountNo``          ``payeeInfo.accountInfo.accountNo``  yes
-``fullName``           ``payeeInfo.name.fullName``       column yes, cell when the method needs it
-``firstName``          ``payeeInfo.name.firstName``      no
-``lastName``           ``payeeInfo.name.lastName``       no
-``accountType``        ``payeeInfo.accountInfo.accountType``  no
-``bankCode``           ``payeeInfo.bankInfo.bankCode``   no
-``bankName``           ``payeeInfo.bankInfo.bankName``   no
-``email``              ``payeeInfo.email``               no
-``phone``              ``payeeInfo.payeePhone``          no
-``remark``             ``remark``                        no
-``reference``          ``reference``                     no
-``notifyUrl``          ``notifyUrl``                     no
-``purpose``            ``purpose``                       no
-``destinationCurrency``  ``destinationCurrency``         no
-=====================  ================================  =====================================
+Required columns (the header must have them; ``targetOrg`` and ``fullName`` cells may be empty when
+the payment method does not need them, every other cell here must be filled):
 
-A column not in this table is an error naming it. Each row is checked with the same local rules as
+- ``outTradeNo`` → ``outTradeNo``: your unique number for the payout (letters, digits, ``_``)
+- ``country`` → ``country`` (``ID``, ``PH``, ...)
+- ``amount`` → ``trade.amount``: sent as the cell's exact decimal text (``150000``, ``12.50``)
+- ``currency`` → ``trade.currency`` (``IDR``, ``PHP``, ...)
+- ``paymentMethodType`` → ``payeeInfo.paymentMethodType`` (``WALLET``, ``BANK_TRANSFER``, ...)
+- ``targetOrg`` → ``payeeInfo.targetOrg`` (``DANA``, ``GCASH``, ...)
+- ``accountNo`` → ``payeeInfo.accountInfo.accountNo``
+- ``fullName`` → ``payeeInfo.name.fullName``
+
+Optional columns: ``firstName`` → ``payeeInfo.name.firstName``, ``lastName`` →
+``payeeInfo.name.lastName``, ``accountType`` → ``payeeInfo.accountInfo.accountType``, ``bankCode`` →
+``payeeInfo.bankInfo.bankCode``, ``bankName`` → ``payeeInfo.bankInfo.bankName``, ``email`` →
+``payeeInfo.email``, ``phone`` → ``payeeInfo.payeePhone``, ``remark``, ``reference``, ``notifyUrl``,
+``purpose`` and ``destinationCurrency`` (same names on the wire).
+
+A column not listed here is an error naming it. Each row is checked with the same local rules as
 ``client.payouts.create()``; a repeated ``outTradeNo`` is an error on the later rows. Error messages
 name the line, the column and the rule, never a cell's value.
+
+**Resuming.** :meth:`BulkRun.run` first settles every open record of the client's journal by
+querying the gateway (``reconcile(include_leased=True)``: a run killed mid-flight leaves its payouts
+``SENT``), then sends each row through ``create()``: rows the journal holds as accepted come back
+without a request, rows that provably never reached the gateway are sent under the same
+``outTradeNo``. Only one run may use a journal at a time (the command holds a lock on it).
 
 **The results.** ``outTradeNo,status,tradeNo,error`` in input order. ``status`` is the payout's
 status when the gateway accepted it (``PENDING``, ``SUCCESS``, ``FAILED``, ``BOUNCEBACK``), else one

@@ -123,3 +123,13 @@ async def test_a_changed_row_is_not_paid_again_under_its_number(
     assert result["status"] == "ERROR"
     assert result["error"].startswith("IdempotencyConflictError:")
     assert sandbox_env.ledger.post_count(api=PAY) == 1
+
+
+async def test_a_results_path_in_a_missing_directory_fails_before_sending(
+    sandbox_env: SandboxGateway, tmp_path, capsys
+):
+    """The results file's directory is checked before any payout is sent."""
+    source = write_csv(tmp_path / "in.csv", [row("m_1")])
+    assert await bulk(str(source), "--out", str(tmp_path / "nope" / "out.csv")) == 1
+    assert "directory does not exist" in capsys.readouterr().err
+    assert sandbox_env.ledger.post_count() == 0
