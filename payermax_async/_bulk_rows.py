@@ -60,7 +60,6 @@ REQUIRED_COLUMNS = (
 )
 #: Cells that must not be empty.
 REQUIRED_CELLS = ("outTradeNo", "country", "amount", "currency", "paymentMethodType", "accountNo")
-#: The results file's header.
 #: The most rows one file may hold (a salary run is thousands; this only stops a runaway file).
 MAX_ROWS = 1_000_000
 _FIELD_TO_COLUMN = {field: column for column, field in COLUMNS.items()}
