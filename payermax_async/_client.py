@@ -44,7 +44,9 @@ class PayerMaxClient:
         timeout: the default timeout, in seconds (total) or as an ``aiohttp.ClientTimeout``.
         session: an ``aiohttp.ClientSession`` to borrow (the client never closes it).
         middlewares: extra middlewares, run between the reliability layer and signing (logging,
-            metrics, hooks): ``async def mw(call, next) -> Reply``.
+            metrics, hooks): ``async def mw(call, next) -> Reply``, once per attempt. One whose
+            ``layer`` attribute is ``"operation"`` runs once per operation instead, outside the
+            journal and the retry layer (e.g. :mod:`payermax_async.telemetry`'s operation span).
         hooks: ``on_request`` / ``on_response`` / ``on_retry`` / ``on_give_up`` callbacks for metrics.
 
     Raises:
@@ -105,10 +107,14 @@ class PayerMaxClient:
         #   HooksMiddleware        on_request / on_response per attempt
         #   SigningMiddleware      fresh requestTime, envelope bytes, sign header (innermost)
         #   AiohttpTransport       POST the bytes, verify the response sign
+        #   (a middleware marked ``layer = "operation"`` goes above all of these instead)
+        outer = [m for m in middlewares if getattr(m, "layer", None) == "operation"]
+        inner = [m for m in middlewares if getattr(m, "layer", None) != "operation"]
         chain: list[Middleware] = [
+            *outer,
             self._idempotency,
             self._retry,
-            *middlewares,
+            *inner,
             LoggingMiddleware(),
             HooksMiddleware(hooks),
             SigningMiddleware(self._signer, writer),

@@ -223,6 +223,9 @@ def _add_payouts(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     for parser, handler in ((create, _create), (get, _get), (listing, _list)):
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
         parser.set_defaults(handler=handler)
+    from ._bulk_command import register as add_bulk  # bulk: its own module (payermax_async.bulk)
+
+    add_bulk(actions)
 
 
 def _client() -> PayerMaxClient:
