@@ -130,8 +130,7 @@ def _is_optional(type_: object) -> bool:
 def _optional_factory(type_: Any) -> Callable[[object, object], object]:
     # cattrs' own Optional hook looks the inner type's hook up again on every value; resolve it once.
     inner = next(arg for arg in type_.__args__ if arg is not type(None))
-    lookup = getattr(converter, "get_structure_hook", None)
-    hook = lookup(inner) if lookup is not None else converter._structure_func.dispatch(inner)
+    hook = converter.get_structure_hook(inner)  # cattrs >= 23.2
 
     def structure_optional(value: object, _type: object) -> object:
         return None if value is None else hook(value, inner)
