@@ -45,6 +45,12 @@ def _json_default(value: object) -> object:
     raise TypeError(msg)
 
 
+# Built once: json.dumps(data, **options) builds an encoder per call.
+_DATA_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+)
+
+
 def encode_data(data: Mapping[str, object]) -> bytes:
     """Serialise a request's ``data`` compactly, UTF-8, keys in the caller's order.
 
@@ -52,9 +58,7 @@ def encode_data(data: Mapping[str, object]) -> bytes:
         ValidationError: ``data`` holds something JSON cannot carry.
     """
     try:
-        text = json.dumps(
-            data, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
-        )
+        text = _DATA_ENCODER.encode(data)
     except (TypeError, ValueError) as exc:
         msg = f"request data cannot be serialised to JSON: {exc}"
         raise ValidationError(msg) from None

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Union
+from typing import TypeGuard, Union
 from urllib.parse import urlsplit
 
 from .errors import ValidationError
@@ -134,24 +134,29 @@ def _fail(field: str, problem: str) -> ValidationError:
     return ValidationError(f"{field} {problem}", field=field)
 
 
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, object]]:
+    # isinstance(x, Mapping) is an ABC check (~0.3 us); JSON-shaped data is nearly always a dict.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _walk(data: Mapping[str, object], spec: Spec, prefix: str) -> None:
     """Type and length checks for every known field present; unknown keys are left alone."""
     for key, rule in spec.items():
         if key not in data:
             continue
         value = data[key]
-        path = f"{prefix}{key}"
         if value is None:
             continue  # an explicit null is sent as given; required fields are checked separately
-        if isinstance(rule, Mapping):
-            if not isinstance(value, Mapping):
+        path = f"{prefix}{key}"
+        if isinstance(rule, dict):  # the specs above are plain dicts (not an ABC check)
+            if not _is_mapping(value):
                 raise _fail(path, f"must be an object, not {type(value).__name__}")
             _walk(value, rule, f"{path}.")
         elif path == "trade.amount" and isinstance(value, Decimal):
             continue  # a Decimal is sent as its decimal string; checked with the amount rules
         elif not isinstance(value, str):
             raise _fail(path, f"must be a string, not {type(value).__name__}")
-        elif rule is not None and len(value) > rule:
+        elif isinstance(rule, int) and len(value) > rule:
             raise _fail(path, f"is longer than {rule} characters ({len(value)})")
 
 
@@ -159,7 +164,7 @@ def get_path(data: Mapping[str, object], path: str) -> object:
     """The value at a dotted wire path (``payeeInfo.accountInfo.accountNo``), or ``None``."""
     node: object = data
     for part in path.split("."):
-        if not isinstance(node, Mapping):
+        if not _is_mapping(node):
             return None
         node = node.get(part)
     return node
@@ -269,9 +274,9 @@ def check_payout_data(data: object) -> str:
     mapping = _check_object(data)
     out_trade_no = check_out_trade_no(mapping.get("outTradeNo"))
     _walk(mapping, PAYOUT_SPEC, "")
-    if not isinstance(mapping.get("trade"), Mapping):
+    if not _is_mapping(mapping.get("trade")):
         raise _fail("trade", "is required")
-    if not isinstance(mapping.get("payeeInfo"), Mapping):
+    if not _is_mapping(mapping.get("payeeInfo")):
         raise _fail("payeeInfo", "is required")
     _check_amount(mapping)
     _check_formats(mapping)

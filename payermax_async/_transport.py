@@ -169,6 +169,10 @@ class AiohttpTransport:
                 f"HTTP {response.status} answer of {declared} bytes exceeds the {limit}-byte limit"
             )
             raise InvalidResponseError(msg, http_status=response.status)
+        if declared is not None and "Content-Encoding" not in response.headers:
+            # An uncompressed body is exactly Content-Length bytes (within the limit, checked
+            # above): one read instead of a chunk loop. A compressed one is counted as it inflates.
+            return await response.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(64 * 1024):

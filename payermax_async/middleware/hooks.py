@@ -91,12 +91,16 @@ def event_for(call: Call, **fields: object) -> HookEvent:
 class HooksMiddleware:
     """Fires ``on_request`` and ``on_response`` around every attempt."""
 
-    __slots__ = ("_hooks",)
+    __slots__ = ("_hooks", "_idle")
 
     def __init__(self, hooks: Hooks) -> None:
         self._hooks = hooks
+        # Hooks is frozen: with neither per-attempt hook set there is nothing to build events for.
+        self._idle = hooks.on_request is None and hooks.on_response is None
 
     async def __call__(self, call: Call, next_handler: Handler) -> Reply:
+        if self._idle:
+            return await next_handler(call)
         await self._hooks.fire("on_request", event_for(call))
         started = time.perf_counter()
         try:

@@ -18,7 +18,6 @@ For ``paymentOrderPay`` calls (every other call passes through untouched):
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import os
@@ -26,8 +25,6 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
-
-import attrs
 
 from .._chain import Call, Handler, Reply
 from ..errors import (
@@ -57,11 +54,16 @@ _MAX_POLLS = 100_000
 _CONFLICT_CODE = "IDEMPOTENCY_CONFLICT"
 
 
+# Built once (json.dumps builds one per call). The canonical form must never change: durable
+# journals compare fingerprints written by earlier versions.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+
+
 def fingerprint(data: Mapping[str, object]) -> str:
     """sha256 of a request's ``data`` in canonical form (sorted keys, compact, UTF-8)."""
-    canonical = json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
+    canonical = _CANONICAL.encode(data)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -106,10 +108,36 @@ def _we_are_cancelled() -> bool:
     return bool(cancelling()) if cancelling is not None else False
 
 
-@attrs.frozen
 class _Flight:
-    fingerprint: str
-    task: asyncio.Task[Reply]
+    """One payout being settled by this process; later callers of the same number wait on it.
+
+    The first caller settles the payout on its own task (no extra task per payout); the future the
+    others wait on is only made when a second caller turns up.
+    """
+
+    __slots__ = ("_waiter", "fingerprint")
+
+    def __init__(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
+        self._waiter: asyncio.Future[Reply] | None = None
+
+    def waiter(self) -> asyncio.Future[Reply]:
+        if self._waiter is None:
+            self._waiter = asyncio.get_running_loop().create_future()
+        return self._waiter
+
+    def settle(self, reply: Reply | None, error: BaseException | None) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if isinstance(error, asyncio.CancelledError):
+            waiter.cancel()
+        elif error is not None:
+            waiter.set_exception(error)
+            waiter.exception()  # retrieved: a waiter that was itself cancelled must not log it
+        else:
+            assert reply is not None
+            waiter.set_result(reply)
 
 
 class IdempotencyMiddleware:
@@ -155,19 +183,18 @@ class IdempotencyMiddleware:
         for _ in range(_MAX_ROUNDS):
             flight = self._inflight.get(key)
             if flight is None:
-                task = asyncio.ensure_future(self._settle(call, next_handler, key, fp))
-                flight = _Flight(fp, task)
+                flight = _Flight(fp)
                 self._inflight[key] = flight
-                task.add_done_callback(functools.partial(self._forgotten, key, flight))
-                # The initiator awaits the attempt itself: cancelling it cancels the attempt, whose
+                # The initiator settles the payout itself: cancelling it cancels the attempt, whose
                 # record then stays in doubt.
-                return await task
+                return await self._lead(call, next_handler, key, flight)
             if flight.fingerprint != fp:
                 raise _conflict(key)
+            waiter = flight.waiter()
             try:
-                return await asyncio.shield(flight.task)
+                return await asyncio.shield(waiter)
             except asyncio.CancelledError:
-                if not flight.task.cancelled() or _we_are_cancelled():
+                if not waiter.cancelled() or _we_are_cancelled():
                     raise
                 # The initiator was cancelled, not us: start over; the record is in doubt and the
                 # next round settles it by querying before any resend.
@@ -175,8 +202,16 @@ class IdempotencyMiddleware:
         msg = f"payout …{key[-4:]} could not be settled: its attempts kept being cancelled"
         raise PayoutOutcomeUnknown(msg, out_trade_no=key)
 
-    def _forgotten(self, key: str, flight: _Flight, _task: asyncio.Task[Reply]) -> None:
+    async def _lead(self, call: Call, next_handler: Handler, key: str, flight: _Flight) -> Reply:
+        try:
+            reply = await self._settle(call, next_handler, key, flight.fingerprint)
+        except BaseException as exc:
+            self._forget(key, flight)
+            flight.settle(None, exc)
+            raise
         self._forget(key, flight)
+        flight.settle(reply, None)
+        return reply
 
     def _forget(self, key: str, flight: _Flight) -> None:
         if self._inflight.get(key) is flight:

@@ -8,6 +8,8 @@ time parsing, ``None`` fields left out of requests, and unknown response fields 
 from __future__ import annotations
 
 import re
+import types
+import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -116,6 +118,28 @@ def _structure_decimal(value: object, _type: object) -> Decimal:
     return to_decimal(value, field="amount")
 
 
+def _is_optional(type_: object) -> bool:
+    args = getattr(type_, "__args__", ())
+    return (
+        typing.get_origin(type_) in (typing.Union, types.UnionType)
+        and len(args) == 2
+        and type(None) in args
+    )
+
+
+def _optional_factory(type_: Any) -> Callable[[object, object], object]:
+    # cattrs' own Optional hook looks the inner type's hook up again on every value; resolve it once.
+    inner = next(arg for arg in type_.__args__ if arg is not type(None))
+    hook = converter.get_structure_hook(inner)  # cattrs >= 23.2
+
+    def structure_optional(value: object, _type: object) -> object:
+        return None if value is None else hook(value, inner)
+
+    return structure_optional
+
+
+# Registered first: the more specific Optional hooks below are consulted before it.
+converter.register_structure_hook_factory(_is_optional, _optional_factory)
 converter.register_structure_hook(Decimal, _structure_decimal)
 converter.register_structure_hook_func(lambda t: t == (Decimal | None), _structure_optional_decimal)
 converter.register_unstructure_hook(Decimal, lambda d: format(d, "f"))
@@ -142,7 +166,11 @@ def _structure_factory(cls: type[Any]) -> Callable[[Mapping[str, Any], type[Any]
     def structure_keeping_extra(data: Mapping[str, Any], type_: type[Any]) -> Any:
         result = base(data, type_)
         extra = {key: value for key, value in data.items() if key not in known}
-        return attrs.evolve(result, extra=extra) if extra else result
+        if extra:
+            # The instance was made a line above and nobody else holds it yet: setting its field
+            # here is what attrs.evolve would do, without building and validating a second copy.
+            object.__setattr__(result, "extra", extra)
+        return result
 
     return structure_keeping_extra
 

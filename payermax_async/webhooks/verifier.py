@@ -59,14 +59,16 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+# Built once: json.loads(body, **hooks) would build a decoder and its scanner on every call.
+_DECODER = json.JSONDecoder(
+    parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
+)
+
+
 def _parse_json(body: bytes) -> object:
     try:
-        return json.loads(
-            body,
-            parse_float=Decimal,
-            parse_constant=_refuse_constant,
-            object_pairs_hook=_unique_keys,
-        )
+        # Exactly what json.loads does with bytes: detect UTF-8/16/32, then decode.
+        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except RecursionError:
         msg = "notification body is nested too deeply"
         raise ValidationError(msg) from None

@@ -1,0 +1,1 @@
+"""Benchmarks for payermax-async; run them with ``python benchmarks/run.py`` (see run.py)."""

@@ -1,0 +1,157 @@
+"""Create throughput against the raw baseline, the stores against each other, and idle latency."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from payermax_async import PayerMaxClient
+from payermax_async.stores.base import IdempotencyStore
+from payermax_async.stores.memory import MemoryStore
+from payermax_async.stores.sqlite import SQLiteStore
+
+from ._common import CONCURRENCY, Gateway, Sample, measure, payout, spread, unique
+from .baseline import RawClient
+
+Create = Callable[[str], Awaitable[object]]
+
+
+def _summary(name: str, rows: list[dict[str, Any]], count: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "concurrency": CONCURRENCY,
+        "payouts_per_round": count,
+        "rounds": rows,
+        "ratio": spread([row["ratio"] for row in rows]),
+        "cpu_ratio": spread([row["cpu_ratio"] for row in rows]),
+        **extra,
+    }
+
+
+def _row(reference: Sample, subject: Sample) -> dict[str, Any]:
+    return {
+        "reference_per_s": reference.per_s,
+        "subject_per_s": subject.per_s,
+        "reference_cpu_us": reference.cpu_us,
+        "subject_cpu_us": subject.cpu_us,
+        # throughput: subject ÷ reference. CPU: reference ÷ subject, so 1.0 means "costs the same"
+        # and lower means the subject burns more of the client's CPU per payout.
+        "ratio": subject.per_s / reference.per_s,
+        "cpu_ratio": reference.cpu_us / subject.cpu_us,
+    }
+
+
+async def _alternate(
+    reference: Create, subject: Create, rounds: int, count: int
+) -> list[dict[str, Any]]:
+    """Warm both up, then alternate which runs first so slow drift hits both sides alike."""
+    await measure(reference, unique("Wr"), min(count, 200), CONCURRENCY)
+    await measure(subject, unique("Ws"), min(count, 200), CONCURRENCY)
+    rows = []
+    for round_no in range(rounds):
+        if round_no % 2 == 0:
+            ref = await measure(reference, unique("R"), count, CONCURRENCY)
+            sub = await measure(subject, unique("S"), count, CONCURRENCY)
+        else:
+            sub = await measure(subject, unique("S"), count, CONCURRENCY)
+            ref = await measure(reference, unique("R"), count, CONCURRENCY)
+        rows.append(_row(ref, sub))
+    return rows
+
+
+async def bench_create(gateway: Gateway, rounds: int, count: int) -> dict[str, Any]:
+    """client.payouts.create with the default chain vs the raw aiohttp + cryptography client."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+        raw = RawClient(gateway, session)
+        async with PayerMaxClient(gateway.config()) as client:
+            rows = await _alternate(
+                lambda no: raw.create(payout(no)),
+                lambda no: client.payouts.create(payout(no)),
+                rounds,
+                count,
+            )
+    return _summary(
+        "create: SDK (memory store, retries, verification) vs raw aiohttp+cryptography",
+        rows,
+        count,
+        reference="baseline",
+        subject="sdk",
+    )
+
+
+@contextlib.asynccontextmanager
+async def _client(gateway: Gateway, store: IdempotencyStore) -> AsyncIterator[PayerMaxClient]:
+    try:
+        async with PayerMaxClient(gateway.config(), store=store) as client:
+            yield client
+    finally:
+        await store.aclose()
+
+
+async def bench_stores(
+    gateway: Gateway, rounds: int, count: int, redis_url: str | None
+) -> list[dict[str, Any]]:
+    """SQLiteStore (temp file, synchronous=FULL) and RedisStore against the memory store."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="payermax-bench-") as tmp:
+        subjects: list[tuple[str, Callable[[], IdempotencyStore]]] = [
+            ("SQLiteStore (temp file, synchronous=FULL)", lambda: SQLiteStore(Path(tmp) / "j.db")),
+        ]
+        redis_store = _redis_factory(redis_url)
+        if redis_store is not None:
+            subjects.append(("RedisStore (127.0.0.1:6379)", redis_store))
+        for name, factory in subjects:
+            async with (
+                _client(gateway, MemoryStore()) as memory,
+                _client(gateway, factory()) as other,
+            ):
+                rows = await _alternate(
+                    lambda no, c=memory: c.payouts.create(payout(no)),
+                    lambda no, c=other: c.payouts.create(payout(no)),
+                    rounds,
+                    count,
+                )
+            results.append(
+                _summary(f"create: {name} vs MemoryStore", rows, count, reference="memory")
+            )
+    return results
+
+
+def _redis_factory(url: str | None) -> Callable[[], IdempotencyStore] | None:
+    if not url:
+        return None
+    try:
+        import redis  # noqa: F401 (optional: the benchmark is skipped without it)
+    except ImportError:
+        return None
+    from payermax_async.stores.redis import RedisStore
+
+    prefix = f"payermax-bench:{os.getpid()}:{time.monotonic_ns()}:"
+    return lambda: RedisStore(url, prefix=prefix)
+
+
+async def bench_latency(gateway: Gateway, count: int) -> dict[str, Any]:
+    """One create at a time on an otherwise idle client: p50 and p99 in milliseconds."""
+    async with PayerMaxClient(gateway.config()) as client:
+        tag = unique("L")
+        for index in range(20):
+            await client.payouts.create(payout(f"{tag}_w{index}"))
+        samples = []
+        for index in range(count):
+            started = time.perf_counter()
+            await client.payouts.create(payout(f"{tag}_{index}"))
+            samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {
+        "name": "create latency, one at a time on an idle client (ms)",
+        "samples": count,
+        "p50_ms": samples[len(samples) // 2],
+        "p99_ms": samples[min(len(samples) - 1, int(len(samples) * 0.99))],
+    }

@@ -1,0 +1,93 @@
+"""Smoke tests: every benchmark's measurement code runs end to end with tiny counts (no timings)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks import run
+from benchmarks._common import Gateway, payout
+from benchmarks.memory import bench_memory
+from benchmarks.signer import bench_signer
+from benchmarks.throughput import bench_create, bench_latency, bench_stores
+from benchmarks.webhook import bench_webhook
+
+REDIS_URL = os.environ.get("PAYERMAX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Gateway]:
+    """A sandbox in its own process, as the benchmarks use it."""
+    started = Gateway.start()
+    yield started
+    started.close()
+
+
+@pytest.fixture(scope="module")
+def holding_gateway() -> Iterator[Gateway]:
+    """A sandbox process that holds every payout answer back."""
+    started = Gateway.start(delay=3600.0)
+    yield started
+    started.close()
+
+
+async def test_create_benchmark_reports_ratios_per_round(gateway: Gateway) -> None:
+    """The create benchmark runs both clients and reports one ratio pair per round."""
+    result = await bench_create(gateway, rounds=2, count=20)
+    assert len(result["rounds"]) == 2
+    assert result["ratio"]["min"] > 0
+    assert result["cpu_ratio"]["max"] > 0
+
+
+@pytest.mark.redis
+async def test_store_benchmarks_cover_sqlite_and_redis(gateway: Gateway) -> None:
+    """SQLiteStore and RedisStore are each compared with the memory store."""
+    results = await bench_stores(gateway, rounds=1, count=10, redis_url=REDIS_URL)
+    assert [r["name"].split()[1] for r in results] == ["SQLiteStore", "RedisStore"]
+
+
+async def test_latency_benchmark_orders_percentiles(gateway: Gateway) -> None:
+    """p50 never exceeds p99."""
+    result = await bench_latency(gateway, 10)
+    assert 0 < result["p50_ms"] <= result["p99_ms"]
+
+
+async def test_memory_benchmark_parks_every_payout(holding_gateway: Gateway) -> None:
+    """All payouts reach the wire or the connection queue, and the growth is divided by them."""
+    result = await bench_memory(holding_gateway, 30)
+    assert result["in_flight"] == 30
+    assert result["heap_bytes_per_payout"] > 0
+
+
+def test_webhook_benchmark_compares_both_apis() -> None:
+    """Both the async and the sync verify are measured against the raw baseline."""
+    result = bench_webhook(rounds=1, count=20)
+    assert set(result["rounds"][0]) >= {"raw_per_s", "sdk_per_s", "sdk_sync_per_s"}
+
+
+async def test_signer_benchmark_measures_inline_and_pools() -> None:
+    """The inline signer and a one-worker pool are both measured."""
+    result = await bench_signer(20, worker_counts=[1])
+    assert [row["workers"] for row in result["rows"]] == [0, 1]
+
+
+def test_payout_data_is_valid_for_the_sdk() -> None:
+    """The benchmark's payout passes the SDK's local checks (no benchmark measures an error)."""
+    from payermax_async._rules import check_payout_data
+
+    assert check_payout_data(payout("ABC_1")) == "ABC_1"
+
+
+def test_command_writes_json_and_prints_a_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run.py --quick --only webhook --out FILE` writes the report and prints its table."""
+    out = tmp_path / "latest.json"
+    assert run.main(["--quick", "--only", "webhook", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["machine"]["cpus"] == os.cpu_count()
+    assert "webhook verify" in capsys.readouterr().out
