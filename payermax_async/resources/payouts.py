@@ -302,8 +302,9 @@ class Payouts:
             OrderNotFoundError: the gateway holds no such payout.
         """
         check_out_trade_no(out_trade_no)
-        if timeout <= 0 or poll_interval < 0:
-            msg = "timeout must be positive and poll_interval not negative"
+        if timeout <= 0 or poll_interval <= 0:
+            # A zero interval would poll the gateway in a tight loop until the timeout.
+            msg = "timeout and poll_interval must be positive"
             raise ValidationError(msg, field="timeout")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -323,7 +324,7 @@ class Payouts:
             pause = min(interval, deadline - loop.time())
             if pause > 0:
                 await asyncio.sleep(pause)
-            interval = min(max_poll_interval, interval * 1.5 if interval else 0.0)
+            interval = min(max_poll_interval, interval * 1.5)
         msg = f"payout …{out_trade_no[-4:]} is not final after {timeout:g} s"
         raise WaitTimeoutError(msg, out_trade_no=out_trade_no, last_order=last)
 

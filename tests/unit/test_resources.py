@@ -200,7 +200,7 @@ async def test_wait_returns_on_a_final_status(
     gateway_mock.post(QUERY_URL, callback=_query_reply(platform_signer, "PENDING"))
     gateway_mock.post(QUERY_URL, callback=_query_reply(platform_signer, "PENDING"))
     gateway_mock.post(QUERY_URL, callback=_query_reply(platform_signer, final))
-    order = await client.payouts.wait_until_final("PO1", timeout=30, poll_interval=0)
+    order = await client.payouts.wait_until_final("PO1", timeout=30, poll_interval=0.001)
     assert order.status == final
     assert request_count(gateway_mock) == 3
 
@@ -213,7 +213,7 @@ async def test_wait_rides_out_transient_errors(
     gateway_mock.post(QUERY_URL, body=b'{"code":"SYSTEM_ERROR","msg":"busy"}')
     gateway_mock.post(QUERY_URL, body=b'{"code":"TOO_MANY_REQUEST","msg":"slow"}')
     gateway_mock.post(QUERY_URL, callback=_query_reply(platform_signer, "SUCCESS"))
-    order = await client.payouts.wait_until_final("PO1", timeout=30, poll_interval=0)
+    order = await client.payouts.wait_until_final("PO1", timeout=30, poll_interval=0.001)
     assert order.status is PayoutStatus.SUCCESS
     assert request_count(gateway_mock) == 4
 
@@ -224,7 +224,7 @@ async def test_wait_times_out_with_the_last_order(
     """Still PENDING at the deadline: WaitTimeoutError carrying the last order seen."""
     gateway_mock.post(QUERY_URL, callback=_query_reply(platform_signer, "PENDING"), repeat=True)
     with pytest.raises(WaitTimeoutError) as info:
-        await client.payouts.wait_until_final("PO1", timeout=0.2, poll_interval=0)
+        await client.payouts.wait_until_final("PO1", timeout=0.2, poll_interval=0.001)
     last = info.value.last_order
     assert isinstance(last, PayoutOrder)
     assert last.status is PayoutStatus.PENDING
@@ -238,7 +238,7 @@ async def test_wait_stops_on_order_not_found(
     """ORDER_NOT_EXIST is not transient: it ends the wait at once."""
     gateway_mock.post(QUERY_URL, body=b'{"code":"ORDER_NOT_EXIST","msg":"no"}', repeat=True)
     with pytest.raises(OrderNotFoundError):
-        await client.payouts.wait_until_final("PO1", timeout=30, poll_interval=0)
+        await client.payouts.wait_until_final("PO1", timeout=30, poll_interval=0.001)
     assert request_count(gateway_mock) == 1
 
 
@@ -310,3 +310,14 @@ async def test_create_refuses_an_unparseable_success(
         "/aggregate-pay/api/gateway/paymentOrderPay",
         "/aggregate-pay/api/gateway/paymentOrderQry",
     ]
+
+
+async def test_wait_until_final_refuses_a_zero_or_negative_interval(
+    client: PayerMaxClient, gateway_mock: aioresponses
+) -> None:
+    """poll_interval and timeout must be positive (a zero interval would poll in a tight loop);
+    the refusal comes before any request."""
+    for kwargs in ({"timeout": 5, "poll_interval": 0}, {"timeout": 0, "poll_interval": 1}):
+        with pytest.raises(ValidationError):
+            await client.payouts.wait_until_final("PO1", **kwargs)
+    assert request_count(gateway_mock) == 0
