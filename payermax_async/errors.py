@@ -153,7 +153,11 @@ class APIError(PayerMaxError):
     """
 
     def __init__(self, code: str, msg: str, *, http_status: int = 200) -> None:
-        super().__init__(f"{code}: {msg}" if msg else code)
+        # The gateway's text can echo a field's value back; what ends up in logs and tracebacks is
+        # masked like every other message of this SDK (``.msg`` keeps the text as received).
+        from .middleware.logging import redact_text
+
+        super().__init__(f"{code}: {redact_text(msg)}" if msg else code)
         self.code = code
         self.msg = msg
         self.http_status = http_status

@@ -277,3 +277,17 @@ async def test_response_key_is_picked_by_key_version(
         assert (await client.payouts.retrieve("PO1")).trade_no == "T1"
         with pytest.raises(ResponseSignatureError):
             await client.payouts.retrieve("PO1")
+
+
+def test_gateway_messages_echoing_payee_data_are_masked_in_str() -> None:
+    """An APIError's str (what logs and tracebacks show) masks account numbers and emails the
+    gateway may echo back; .msg keeps the gateway's text as received."""
+    from payermax_async.errors import error_for_code
+
+    error = error_for_code(
+        "PARAMS_INVALID", "The accountNo 081234567890 of jane.doe@example.com is invalid"
+    )
+    assert "081234567890" not in str(error)
+    assert "jane.doe@example.com" not in str(error)
+    assert str(error).startswith("PARAMS_INVALID: The accountNo …7890")
+    assert error.msg == "The accountNo 081234567890 of jane.doe@example.com is invalid"
