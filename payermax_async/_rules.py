@@ -22,6 +22,7 @@ __all__ = [
     "check_validation_data",
     "currency_decimals",
     "get_path",
+    "is_date",
 ]
 
 # Field tree with the OpenAPI maxLength of every string field (None: a string without a limit).
@@ -243,12 +244,13 @@ def _check_formats(data: Mapping[str, object]) -> None:
         "payeeInfo.document.documentExpireDate",
     ):
         value = _optional_text(data, path)
-        if value is not None and not _is_date(value):
+        if value is not None and not is_date(value):
             raise _fail(path, "must be a date as yyyy-MM-dd")
     _required_text(data, "payeeInfo.paymentMethodType")
 
 
-def _is_date(value: str) -> bool:
+def is_date(value: str) -> bool:
+    """Whether ``value`` is a real calendar date written ``yyyy-MM-dd``."""
     if not _DATE.fullmatch(value):
         return False
     try:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 import attrs
 
-from .._rules import PAYOUT_SPEC, VALIDATION_SPEC, Spec, currency_decimals, get_path
+from .._rules import PAYOUT_SPEC, VALIDATION_SPEC, Spec, currency_decimals, get_path, is_date
 
 __all__ = [
     "BatchQuery",
@@ -38,7 +38,6 @@ _CODE = re.compile(r"[A-Za-z0-9_]{1,64}")
 _DIGITS = re.compile(r"\+?\d{4,40}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _NAME_CHARS = re.compile(r"[A-Za-z .,'\-]*")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _BATCH_TIME = "%Y-%m-%d %H:%M:%S"
 _RAILS = frozenset({"SWIFT", "SEPA", "LOCAL"})
 _GENDERS = frozenset({"F", "M"})
@@ -129,16 +128,6 @@ def _check_shapes(data: Mapping[str, object], spec: Spec) -> None:
             raise Rejected(_too_long(_leaf(path), limit))
 
 
-def _is_date(value: str) -> bool:
-    if not _DATE.fullmatch(value):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
 def account_problem(data: Mapping[str, object]) -> str | None:
     """Why the payee account number is unusable (PayerMax's field message), or ``None``."""
     method = _text(data, "payeeInfo.paymentMethodType")
@@ -214,7 +203,7 @@ def check_payout(data: object) -> Mapping[str, object]:
         "payeeInfo.document.documentExpireDate",
     ):
         value = _text(data, path)
-        if value and not _is_date(value):
+        if value and not is_date(value):
             raise _incorrect(path)
     notify_url = _text(data, "notifyUrl")
     if notify_url:
@@ -244,7 +233,7 @@ def _field_verdict(data: Mapping[str, object], path: str, value: str) -> str | N
     if path == "payeeInfo.email":
         return None if _EMAIL.fullmatch(value) else "Please enter a valid email address."
     if path in ("payeeInfo.birthDate", "payeeInfo.document.documentIssueDate"):
-        return None if _is_date(value) else "Please enter a date as yyyy-MM-dd."
+        return None if is_date(value) else "Please enter a date as yyyy-MM-dd."
     return None
 
 
