@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from types import TracebackType
 
 import aiohttp
@@ -130,10 +130,15 @@ class PayerMaxClient:
 
     async def send(self, call: Call) -> Reply:
         """Send a call through the whole chain. Resources use this; most users never need it."""
+        return await self._dispatch(call)
+
+    def _dispatch(self, call: Call) -> Awaitable[Reply]:
+        # send() without a coroutine of its own, for the resources' hot paths (one frame fewer held
+        # per call in flight). Raises at once when closed; the caller awaits the result at once.
         if self._closed:
             msg = "this PayerMaxClient is closed; create a new one"
             raise ClientClosedError(msg)
-        return await self._handler(call)
+        return self._handler(call)
 
     async def aclose(self) -> None:
         """Close the client's own HTTP session. Safe to call more than once."""

@@ -98,9 +98,13 @@ class HooksMiddleware:
         # Hooks is frozen: with neither per-attempt hook set there is nothing to build events for.
         self._idle = hooks.on_request is None and hooks.on_response is None
 
-    async def __call__(self, call: Call, next_handler: Handler) -> Reply:
+    def __call__(self, call: Call, next_handler: Handler) -> Awaitable[Reply]:
         if self._idle:
-            return await next_handler(call)
+            # Hand back the inner awaitable itself: no coroutine (frame, CPU) of ours per attempt.
+            return next_handler(call)
+        return self._fired(call, next_handler)
+
+    async def _fired(self, call: Call, next_handler: Handler) -> Reply:
         await self._hooks.fire("on_request", event_for(call))
         started = time.perf_counter()
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 
 from .._chain import Call, Handler, Reply
 
@@ -126,9 +126,13 @@ class LoggingMiddleware:
         self._log = log or logger
         self._clock = time.perf_counter
 
-    async def __call__(self, call: Call, next_handler: Handler) -> Reply:
+    def __call__(self, call: Call, next_handler: Handler) -> Awaitable[Reply]:
         if not self._log.isEnabledFor(logging.DEBUG):
-            return await next_handler(call)
+            # Hand back the inner awaitable itself: no coroutine (frame, CPU) of ours per attempt.
+            return next_handler(call)
+        return self._logged(call, next_handler)
+
+    async def _logged(self, call: Call, next_handler: Handler) -> Reply:
         fields = {"api": call.api, "out_trade_no": call.idempotency_key, "attempt": call.attempt}
         self._log.debug(
             "payermax request %s attempt %d data=%s",

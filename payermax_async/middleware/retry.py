@@ -209,6 +209,12 @@ class _Unresolved(Exception):
         self.cause = cause
 
 
+def _at(call: Call, attempt: int) -> Call:
+    """``call`` numbered ``attempt``; the call itself when it already is (the usual first attempt:
+    a frozen value needs no copy)."""
+    return call if call.attempt == attempt else attrs.evolve(call, attempt=attempt)
+
+
 @attrs.define
 class _Ctx:
     call: Call
@@ -355,7 +361,7 @@ class RetryMiddleware:
     async def _read(self, call: Call, next_handler: Handler, ctx: _Ctx) -> Reply:
         async def body(attempt: int) -> Reply:
             try:
-                return await next_handler(attrs.evolve(call, attempt=attempt))
+                return await next_handler(_at(call, attempt))
             except PayerMaxError as exc:
                 if isinstance(exc, RequestTimeSkewError):
                     ctx.skews += 1
@@ -378,7 +384,7 @@ class RetryMiddleware:
     async def _pay(self, call: Call, next_handler: Handler, ctx: _Ctx) -> Reply:
         async def body(attempt: int) -> Reply:
             try:
-                reply = await next_handler(attrs.evolve(call, attempt=attempt))
+                reply = await next_handler(_at(call, attempt))
                 check_pay_reply(call, reply)
                 return reply
             except PayerMaxError as exc:

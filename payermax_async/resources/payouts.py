@@ -111,7 +111,7 @@ class Payouts:
         self._batch_query_api = batch_query_api
 
     async def _data(self, call: Call, cls: type[T]) -> T:
-        reply = await self._client.send(call)
+        reply = await self._client._dispatch(call)
         return _parse(reply, cls)
 
     async def validate(
@@ -143,7 +143,9 @@ class Payouts:
         call = Call.build(
             API_PAY, data, idempotency_key=out_trade_no, timeout=as_client_timeout(timeout)
         )
-        return await self._data(call, PayoutResult)
+        # Inlined _data(): one coroutine frame fewer per payout in flight.
+        reply = await self._client._dispatch(call)
+        return _parse(reply, PayoutResult)
 
     async def create_many(
         self,

@@ -69,6 +69,16 @@ def test_call_build_copies_the_data() -> None:
     assert call.body is None
 
 
+def test_call_data_is_a_private_copy_per_read() -> None:
+    """A reader changing the mapping it got from call.data changes neither the call nor later reads."""
+    call = Call.build("paymentOrderPay", {"outTradeNo": "A1", "trade": {"amount": "10"}})
+    seen = call.data
+    assert isinstance(seen, dict)
+    seen["outTradeNo"] = "B2"
+    assert call.data == {"outTradeNo": "A1", "trade": {"amount": "10"}}
+    assert call.data_json == b'{"outTradeNo":"A1","trade":{"amount":"10"}}'
+
+
 async def test_middlewares_see_evolved_calls_not_mutations() -> None:
     """A middleware replaces the call with attrs.evolve; the caller's call stays as it was."""
     seen: list[Call] = []
