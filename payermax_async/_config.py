@@ -59,8 +59,13 @@ def check_base_url(url: str) -> str:
     if not isinstance(url, str) or not url.strip():
         msg = "base_url must be a non-empty string"
         raise ConfigurationError(msg)
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        msg = "base_url is not a valid URL (check the brackets around an IPv6 host and the port)"
+        raise ConfigurationError(msg) from None
     if parts.scheme not in ("http", "https") or not host:
         msg = f"base_url must be an absolute http(s) URL, got scheme {parts.scheme or '<none>'!r}"
         raise ConfigurationError(msg)
@@ -179,6 +184,9 @@ class PayerMaxConfig:
                     return Path(path).read_text(encoding="utf-8")
                 except OSError as exc:
                     msg = f"{name}_FILE cannot be read: {exc.strerror or exc.__class__.__name__}"
+                    raise ConfigurationError(msg) from None
+                except UnicodeDecodeError:
+                    msg = f"{name}_FILE is not a text key file (PEM or one-line base64)"
                     raise ConfigurationError(msg) from None
             if inline:
                 return inline

@@ -1,4 +1,5 @@
-"""The outermost middleware: journal every payout in the store before a byte is sent.
+"""The journal layer (outermost but for operation-level middlewares such as telemetry): record every
+payout in the store before a byte is sent.
 
 For ``paymentOrderPay`` calls (every other call passes through untouched):
 
@@ -399,14 +400,25 @@ class IdempotencyMiddleware:
         if self.in_flight(key):
             return None  # this process is settling it right now
         token = self._token()
-        claim = await self.store.claim(
-            key,
-            record.fingerprint,
-            owner=token,
-            lease_seconds=self.lease_seconds,
-            amount=record.amount,
-            currency=record.currency,
-        )
+        try:
+            claim = await self.store.claim(
+                key,
+                record.fingerprint,
+                owner=token,
+                lease_seconds=self.lease_seconds,
+                amount=record.amount,
+                currency=record.currency,
+            )
+        except PayerMaxError as exc:
+            # One record the store cannot claim now must not stop the others from settling; it
+            # stays open for the next reconcile().
+            logger.warning(
+                "payermax reconcile skipped …%s: %s",
+                key[-4:],
+                type(exc).__name__,
+                extra={"api": API_QUERY, "out_trade_no": key, "outcome": type(exc).__name__},
+            )
+            return None
         if claim.outcome is ClaimOutcome.DONE:
             return None
         owned = claim.outcome in (ClaimOutcome.SEND, ClaimOutcome.QUERY_FIRST)

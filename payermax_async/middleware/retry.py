@@ -1,6 +1,6 @@
 """Retries that can never create a second payout: classify every attempt, ask before resending.
 
-A payout attempt ends in one of five classes (:class:`Outcome`):
+A payout attempt ends in one of these classes (:class:`Outcome`):
 
 * **not sent** (``TransportError.maybe_sent is False``; also ``TOO_MANY_REQUEST`` and
   ``REQ_TIME_OVER_TIME``, which the gateway refuses at the door): resend the same bytes' ``data``.

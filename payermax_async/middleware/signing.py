@@ -6,6 +6,7 @@ import attrs
 
 from .._chain import Call, Handler, Reply
 from .._envelope import EnvelopeWriter
+from ..errors import PayerMaxError, TransportError
 from ..signing import Signer
 
 __all__ = ["SigningMiddleware"]
@@ -26,6 +27,17 @@ class SigningMiddleware:
 
     async def __call__(self, call: Call, next_handler: Handler) -> Reply:
         body = self._writer.body(call.data_json)
-        signature = await self._signer.sign(body)
+        try:
+            signature = await self._signer.sign(body)
+        except PayerMaxError:
+            raise
+        except Exception as exc:
+            # A plug-in signer (KMS, HSM, process pool) failed: nothing was sent, so the retry layer
+            # may resend, and the caller only ever sees a PayerMaxError.
+            msg = f"the request signer failed ({type(exc).__name__}); nothing was sent"
+            raise TransportError(msg, maybe_sent=False) from exc
+        if not isinstance(signature, str) or not signature:
+            msg = "the request signer returned no signature; nothing was sent"
+            raise TransportError(msg, maybe_sent=False)
         headers = {**call.headers, "sign": signature}
         return await next_handler(attrs.evolve(call, body=body, headers=headers))

@@ -168,6 +168,9 @@ class Payouts:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             msg = "concurrency must be a positive integer"
             raise ValidationError(msg, field="concurrency")
+        if isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Iterable):
+            msg = "requests must be an iterable of payout requests (models or mappings)"
+            raise ValidationError(msg, field="requests")
         pending = builtins.list(requests)
         results: builtins.list[PayoutResult | PayerMaxError | None] = [None] * len(pending)
         queue = iter(range(len(pending)))
@@ -304,10 +307,19 @@ class Payouts:
             OrderNotFoundError: the gateway holds no such payout.
         """
         check_out_trade_no(out_trade_no)
-        if timeout <= 0 or poll_interval <= 0:
-            # A zero interval would poll the gateway in a tight loop until the timeout.
-            msg = "timeout and poll_interval must be positive"
-            raise ValidationError(msg, field="timeout")
+        # A zero interval would poll the gateway in a tight loop until the timeout.
+        for name, value in (
+            ("timeout", timeout),
+            ("poll_interval", poll_interval),
+            ("max_poll_interval", max_poll_interval),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value < math.inf
+            ):
+                msg = f"{name} must be a positive number of seconds"
+                raise ValidationError(msg, field=name)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         interval = poll_interval

@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from ..errors import StoreError
 from ..models.payouts import PayoutOrder, PayoutStatus
 
 __all__ = [
@@ -129,14 +130,22 @@ class PayoutRecord:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PayoutRecord:
-        """Load a record written by :meth:`to_json`."""
-        doc = json.loads(text)
-        doc["state"] = RecordState(doc["state"])
-        doc["status"] = PayoutStatus(doc["status"]) if doc.get("status") else None
-        notified = doc.get("notified_status")
-        doc["notified_status"] = PayoutStatus(notified) if notified else None
-        names = {a.name for a in attrs.fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in names})
+        """Load a record written by :meth:`to_json`.
+
+        Raises:
+            StoreError: the stored text is not a journal record (corrupted or foreign data).
+        """
+        try:
+            doc = json.loads(text)
+            doc["state"] = RecordState(doc["state"])
+            doc["status"] = PayoutStatus(doc["status"]) if doc.get("status") else None
+            notified = doc.get("notified_status")
+            doc["notified_status"] = PayoutStatus(notified) if notified else None
+            names = {a.name for a in attrs.fields(cls)}
+            return cls(**{k: v for k, v in doc.items() if k in names})
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            msg = f"the journal holds a record that cannot be read ({type(exc).__name__})"
+            raise StoreError(msg) from exc
 
 
 class ClaimOutcome(str, enum.Enum):
@@ -168,7 +177,7 @@ class IdempotencyStore(Protocol):
     committed before the call returns. Implementations: :class:`~payermax_async.MemoryStore`,
     :class:`~payermax_async.SQLiteStore`, :class:`~payermax_async.RedisStore`.
 
-    The last three methods are the webhook dedupe protocol used by the notification helpers.
+    ``last_notified``, ``mark_notified`` and ``expected_trade`` are the webhook dedupe protocol.
     """
 
     async def get(self, out_trade_no: str) -> PayoutRecord | None:

@@ -13,7 +13,8 @@ operation before it has to be:
 7. ``merchantNo`` / ``appId`` are ours (when configured);
 8. the payload has the shape of a :class:`~payermax_async.models.PayoutNotification`.
 
-Steps 1 and 3-5 raise :class:`~payermax_async.errors.WebhookSignatureError`; 2 and 6-8 raise
+Steps 1, 3 and 4 (and a top-level ``keyVersion`` other than the one used) raise
+:class:`~payermax_async.errors.WebhookSignatureError`; 2 and 5-8 raise
 :class:`~payermax_async.errors.ValidationError`. Messages never quote the body or the signature.
 """
 

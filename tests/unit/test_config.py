@@ -235,3 +235,29 @@ def test_client_refuses_a_non_config() -> None:
     """PayerMaxClient wants a PayerMaxConfig, and says so."""
     with pytest.raises(ConfigurationError, match="PayerMaxConfig"):
         PayerMaxClient({"app_id": "a"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "http://127.0.0.1:abc/gw", "https://pay-gate.example:99999/x"]
+)
+def test_malformed_base_urls_are_configuration_errors(url: str) -> None:
+    """A URL urllib cannot even split (bad IPv6 brackets, a non-numeric or impossible port) is a
+    ConfigurationError, never a bare ValueError."""
+    with pytest.raises(ConfigurationError):
+        check_base_url(url)
+
+
+def test_from_env_refuses_a_binary_key_file(
+    tmp_path: Path, merchant_keys: KeyPair, platform_keys: KeyPair
+) -> None:
+    """A key file that is not text (e.g. DER bytes) is a ConfigurationError naming the variable."""
+    der = tmp_path / "merchant.der"
+    der.write_bytes(b"\x30\x82\xff\xfe" * 40)
+    env = {
+        "PAYERMAX_APP_ID": "app",
+        "PAYERMAX_MERCHANT_NO": "m1",
+        "PAYERMAX_PRIVATE_KEY_FILE": str(der),
+        "PAYERMAX_PLATFORM_PUBLIC_KEY": platform_keys.public_key,
+    }
+    with pytest.raises(ConfigurationError, match="PAYERMAX_PRIVATE_KEY_FILE"):
+        PayerMaxConfig.from_env(env)

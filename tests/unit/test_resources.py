@@ -321,3 +321,17 @@ async def test_wait_until_final_refuses_a_zero_or_negative_interval(
         with pytest.raises(ValidationError):
             await client.payouts.wait_until_final("PO1", **kwargs)
     assert request_count(gateway_mock) == 0
+
+
+async def test_wait_until_final_checks_every_interval_argument(
+    client: PayerMaxClient, gateway_mock: aioresponses
+) -> None:
+    """max_poll_interval=0 (a tight loop in disguise) and non-numbers are refused before I/O."""
+    for kwargs in (
+        {"timeout": 5, "poll_interval": 1, "max_poll_interval": 0},
+        {"timeout": "1", "poll_interval": 1},
+        {"timeout": 5, "poll_interval": float("nan")},
+    ):
+        with pytest.raises(ValidationError):
+            await client.payouts.wait_until_final("PO1", **kwargs)  # type: ignore[arg-type]
+    assert request_count(gateway_mock) == 0
