@@ -15,6 +15,7 @@ from benchmarks.memory import bench_memory
 from benchmarks.signer import bench_signer
 from benchmarks.throughput import bench_create, bench_latency, bench_stores
 from benchmarks.webhook import bench_webhook
+from tests.stores.conftest import redis_or_skip
 
 REDIS_URL = os.environ.get("PAYERMAX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -46,6 +47,7 @@ async def test_create_benchmark_reports_ratios_per_round(gateway: Gateway) -> No
 @pytest.mark.redis
 async def test_store_benchmarks_cover_sqlite_and_redis(gateway: Gateway) -> None:
     """SQLiteStore and RedisStore are each compared with the memory store."""
+    await redis_or_skip()  # skips without Redis, fails under PAYERMAX_REQUIRE_REDIS=1
     results = await bench_stores(gateway, rounds=1, count=10, redis_url=REDIS_URL)
     assert [r["name"].split()[1] for r in results] == ["SQLiteStore", "RedisStore"]
 
