@@ -17,7 +17,7 @@ from ._keys import KeyMaterial, load_private_key
 from .errors import ConfigurationError
 from .signing import RsaVerifier
 
-__all__ = ["Environment", "PayerMaxConfig", "check_base_url"]
+__all__ = ["Environment", "PayerMaxConfig", "check_base_url", "is_loopback_host", "key_from_env"]
 
 
 class Environment(str, enum.Enum):
@@ -38,7 +38,9 @@ _HOSTS = {
 }
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is 127.0.0.0/8, ``::1`` or ``localhost`` (brackets around IPv6 allowed)."""
+    host = host.strip("[]")
     if host.lower() == "localhost":
         return True
     try:
@@ -69,7 +71,7 @@ def check_base_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not host:
         msg = f"base_url must be an absolute http(s) URL, got scheme {parts.scheme or '<none>'!r}"
         raise ConfigurationError(msg)
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback_host(host):
         msg = (
             f"base_url uses plain http to {host!r}; only https is allowed except for loopback "
             "hosts (127.0.0.1, ::1, localhost)"
@@ -96,6 +98,32 @@ def _non_empty(name: str) -> Callable[[object, attrs.Attribute[Any], object], No
             raise ConfigurationError(msg)
 
     return check
+
+
+def key_from_env(env: Mapping[str, str], name: str) -> str:
+    """A key given inline as ``name`` or as a file path in ``name_FILE`` (exactly one of them).
+
+    Raises:
+        ConfigurationError: neither or both are set, or the file cannot be read as text.
+    """
+    inline = env.get(name, "").strip()
+    path = env.get(f"{name}_FILE", "").strip()
+    if inline and path:
+        msg = f"set either {name} or {name}_FILE, not both"
+        raise ConfigurationError(msg)
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            msg = f"{name}_FILE cannot be read: {exc.strerror or exc.__class__.__name__}"
+            raise ConfigurationError(msg) from None
+        except UnicodeDecodeError:
+            msg = f"{name}_FILE is not a text key file (PEM or one-line base64)"
+            raise ConfigurationError(msg) from None
+    if inline:
+        return inline
+    msg = f"environment variable {name} (or {name}_FILE) is not set"
+    raise ConfigurationError(msg)
 
 
 @attrs.frozen
@@ -173,31 +201,11 @@ class PayerMaxConfig:
                 raise ConfigurationError(msg)
             return value
 
-        def key(name: str) -> str:
-            inline = env.get(name, "").strip()
-            path = env.get(f"{name}_FILE", "").strip()
-            if inline and path:
-                msg = f"set either {name} or {name}_FILE, not both"
-                raise ConfigurationError(msg)
-            if path:
-                try:
-                    return Path(path).read_text(encoding="utf-8")
-                except OSError as exc:
-                    msg = f"{name}_FILE cannot be read: {exc.strerror or exc.__class__.__name__}"
-                    raise ConfigurationError(msg) from None
-                except UnicodeDecodeError:
-                    msg = f"{name}_FILE is not a text key file (PEM or one-line base64)"
-                    raise ConfigurationError(msg) from None
-            if inline:
-                return inline
-            msg = f"environment variable {name} (or {name}_FILE) is not set"
-            raise ConfigurationError(msg)
-
         return cls(
             app_id=required("PAYERMAX_APP_ID"),
             merchant_no=required("PAYERMAX_MERCHANT_NO"),
-            merchant_private_key=key("PAYERMAX_PRIVATE_KEY"),
-            platform_public_key=key("PAYERMAX_PLATFORM_PUBLIC_KEY"),
+            merchant_private_key=key_from_env(env, "PAYERMAX_PRIVATE_KEY"),
+            platform_public_key=key_from_env(env, "PAYERMAX_PLATFORM_PUBLIC_KEY"),
             environment=env.get("PAYERMAX_ENV", "").strip() or Environment.UAT,
             base_url=env.get("PAYERMAX_BASE_URL", "").strip() or None,
             key_version=env.get("PAYERMAX_KEY_VERSION", "").strip() or "1",

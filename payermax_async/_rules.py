@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from .errors import ValidationError
 
 __all__ = [
+    "check_country",
     "check_out_trade_no",
     "check_payout_data",
     "check_validation_data",
@@ -214,6 +215,17 @@ def _optional_text(data: Mapping[str, object], path: str) -> str | None:
     return value if isinstance(value, str) and value != "" else None
 
 
+def check_country(value: object, field: str = "country") -> str:
+    """Check an ISO 3166-1 alpha-2 country code (two uppercase letters).
+
+    Raises:
+        ValidationError: naming ``field``.
+    """
+    if not isinstance(value, str) or not _COUNTRY.fullmatch(value):
+        raise _fail(field, "must be two uppercase letters (ISO 3166-1 alpha-2)")
+    return value
+
+
 def check_out_trade_no(value: object, field: str = "outTradeNo") -> str:
     """Check an ``outTradeNo``: 1 to 63 letters, digits or underscores.
 
@@ -254,9 +266,7 @@ def _check_amount(data: Mapping[str, object]) -> None:
 
 
 def _check_formats(data: Mapping[str, object]) -> None:
-    country = _required_text(data, "country")
-    if not _COUNTRY.fullmatch(country):
-        raise _fail("country", "must be two uppercase letters (ISO 3166-1 alpha-2)")
+    check_country(_required_text(data, "country"))
     for path in ("sourceAccount", "destinationCurrency"):
         value = _optional_text(data, path)
         if value is not None and not _CURRENCY.fullmatch(value):

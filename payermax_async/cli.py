@@ -349,18 +349,9 @@ def _add_webhook(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _platform_key_from_env() -> str:
-    from .errors import ConfigurationError
+    from ._config import key_from_env
 
-    inline = os.environ.get("PAYERMAX_PLATFORM_PUBLIC_KEY", "").strip()
-    path = os.environ.get("PAYERMAX_PLATFORM_PUBLIC_KEY_FILE", "").strip()
-    if path:
-        return Path(path).read_text(encoding="utf-8")
-    if inline:
-        return inline
-    msg = (
-        "set PAYERMAX_PLATFORM_PUBLIC_KEY (or PAYERMAX_PLATFORM_PUBLIC_KEY_FILE) to PayerMax's key"
-    )
-    raise ConfigurationError(msg)
+    return key_from_env(os.environ, "PAYERMAX_PLATFORM_PUBLIC_KEY")
 
 
 def _webhook_verify(args: argparse.Namespace) -> int:

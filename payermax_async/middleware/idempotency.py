@@ -45,7 +45,7 @@ from ..models.payouts import PayoutOrder
 from ..resources.payouts import API_PAY, API_QUERY
 from ..stores.base import ClaimOutcome, IdempotencyStore, PayoutRecord
 from .logging import logger, redact_text
-from .retry import Outcome, check_same_payout, classify
+from .retry import Outcome, check_same_payout, classify, outcome_unknown
 
 __all__ = ["IdempotencyMiddleware", "fingerprint"]
 
@@ -291,7 +291,7 @@ class IdempotencyMiddleware:
             raise
         except Exception as exc:
             await self._in_doubt(key, token, _describe(exc))
-            raise _unknown(key, exc) from exc
+            raise outcome_unknown(key, exc) from exc
         fact = _order_fact(order)
         await self._write(self.store.record_result(key, fact))
         return recorded_reply(key, fact)
@@ -352,7 +352,7 @@ class IdempotencyMiddleware:
         await self._in_doubt(key, token, _describe(error))
         if isinstance(error, PayoutOutcomeUnknown):
             return error
-        unknown = _unknown(key, error)
+        unknown = outcome_unknown(key, error)
         unknown.__cause__ = error
         return unknown
 
@@ -492,11 +492,3 @@ def _conflict(key: str) -> IdempotencyConflictError:
         "nothing was sent (a new payout needs a new outTradeNo)"
     )
     return IdempotencyConflictError(msg, out_trade_no=key)
-
-
-def _unknown(key: str, cause: BaseException) -> PayoutOutcomeUnknown:
-    msg = (
-        f"payout …{key[-4:]} may or may not exist ({type(cause).__name__}); it is kept in doubt, "
-        "settle it with client.payouts.reconcile()"
-    )
-    return PayoutOutcomeUnknown(msg, out_trade_no=key)

@@ -65,6 +65,7 @@ __all__ = [
     "check_pay_reply",
     "check_same_payout",
     "classify",
+    "outcome_unknown",
 ]
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -395,13 +396,15 @@ class RetryMiddleware:
         except _Again as again:
             await self._give_up(ctx, again.cause)
             if ctx.maybe_sent:
-                raise _unknown(call, again.cause) from again.cause
+                raise outcome_unknown(call.idempotency_key or "", again.cause) from again.cause
             # Re-raise the attempt's own error with its own cause (the aiohttp error behind a
             # TransportError), not the retry machinery's.
             raise again.cause from again.cause.__cause__
         except _Unresolved as unresolved:
             await self._give_up(ctx, unresolved.cause)
-            raise _unknown(call, unresolved.cause) from unresolved.cause
+            raise outcome_unknown(
+                call.idempotency_key or "", unresolved.cause
+            ) from unresolved.cause
 
     async def _after_failed_send(
         self, error: PayerMaxError, next_handler: Handler, ctx: _Ctx
@@ -489,8 +492,8 @@ def _fields(call: Call, attempt: int | None, outcome: str) -> dict[str, object]:
     }
 
 
-def _unknown(call: Call, cause: BaseException) -> PayoutOutcomeUnknown:
-    key = call.idempotency_key or ""
+def outcome_unknown(key: str, cause: BaseException) -> PayoutOutcomeUnknown:
+    """The error for a payout that may exist: kept in doubt, to be settled by ``reconcile()``."""
     msg = (
         f"payout …{key[-4:]} may or may not exist ({type(cause).__name__}); it is kept in doubt, "
         "settle it with client.payouts.reconcile() and never resend it under a new outTradeNo"

@@ -352,4 +352,4 @@ class PayoutOrder:
     @property
     def is_final(self) -> bool:
         """Whether the payout has a result (``SUCCESS``, ``FAILED`` or ``BOUNCEBACK``)."""
-        return self.status in FINAL_STATUSES
+        return self.status.is_final

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 import aiohttp
 
 from .._chain import Call, Reply
-from .._rules import check_out_trade_no, check_payout_data, check_validation_data
+from .._rules import check_country, check_out_trade_no, check_payout_data, check_validation_data
 from ..errors import (
     GatewayError,
     InvalidResponseError,
@@ -254,7 +254,7 @@ class Payouts:
                 msg = "status must be one of PENDING, SUCCESS, FAILED, BOUNCEBACK"
                 raise ValidationError(msg, field="status") from None
         if country is not None:
-            check_validation_country(country)
+            check_country(country)
             filters["country"] = country
         # Adjacent windows share their boundary second, so an order stamped on it may be listed by
         # both; remember the previous window's numbers to yield each order once.
@@ -345,13 +345,6 @@ class Payouts:
 
 async def _within(awaitable: Awaitable[T], seconds: float) -> T:
     return await asyncio.wait_for(awaitable, seconds)
-
-
-def check_validation_country(country: object) -> None:
-    """Check a country filter (two uppercase letters)."""
-    if not isinstance(country, str) or len(country) != 2 or not country.isupper():
-        msg = "country must be two uppercase letters (ISO 3166-1 alpha-2)"
-        raise ValidationError(msg, field="country")
 
 
 def _parse(reply: Reply, cls: type[T]) -> T:

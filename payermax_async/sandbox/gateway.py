@@ -23,7 +23,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from .._config import PayerMaxConfig
+from .._config import PayerMaxConfig, is_loopback_host
 from .._envelope import utc_now
 from .._keys import KeyPair, generate_keypair
 from ..models.payouts import PayoutStatus
@@ -32,7 +32,7 @@ from ._api import APIS, PayoutApis, parse_body
 from ._tasks import TaskTracker
 from .faults import Fault, FaultKind, FaultSet
 from .ledger import Ledger, SandboxOrder, outcome_for
-from .notifier import Delivery, Notifier, is_loopback_url
+from .notifier import Delivery, Notifier
 
 __all__ = ["API_PREFIX", "DEFAULT_APP_ID", "DEFAULT_MERCHANT_NO", "SandboxGateway"]
 
@@ -94,7 +94,7 @@ class SandboxGateway:
         clock: Callable[[], datetime] | None = None,
         notify_url: str | None = None,
     ) -> None:
-        if not is_loopback_url(f"http://{host}/" if ":" not in host else f"http://[{host}]/"):
+        if not is_loopback_host(host):
             # The sandbox holds throwaway keys and accepts any payout: never expose it on a network.
             msg = f"the sandbox only listens on loopback addresses, not {host!r}"
             raise ValueError(msg)

@@ -8,7 +8,6 @@ schedule by ``time_scale`` so tests run in milliseconds. It only ever posts to l
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import attrs
 
+from .._config import is_loopback_host
 from ..models.payouts import PayoutStatus
 from ..signing import RsaSigner
 from ._tasks import TaskTracker
@@ -66,16 +66,12 @@ class _Notification:
 
 def is_loopback_url(url: str) -> bool:
     """Whether ``url`` is http(s) to 127.0.0.0/8, ::1 or localhost: the only places the sandbox posts."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    if host.lower() == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        parts = urlsplit(url)
+        host = parts.hostname or ""
     except ValueError:
         return False
+    return parts.scheme in ("http", "https") and bool(host) and is_loopback_host(host)
 
 
 def _acknowledged(status: int, body: bytes) -> bool:

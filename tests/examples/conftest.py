@@ -7,7 +7,6 @@ exact bytes and ``sign`` header on to the app through the same transport, and it
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,8 +15,11 @@ import httpx
 import pytest
 from aiohttp import web
 
+from tests.stores.conftest import REDIS_URL, redis_cleanup, redis_or_skip
+
+__all__ = ["EXAMPLES", "REDIS_URL", "AsgiRelay", "redis_cleanup", "redis_prefix_or_skip"]
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-REDIS_URL = os.environ.get("PAYERMAX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 class AsgiRelay:
@@ -66,28 +68,5 @@ async def asgi_relay() -> AsyncIterator[AsgiRelay]:
 
 async def redis_prefix_or_skip() -> str:
     """A fresh key prefix on the test Redis; skip (or fail under PAYERMAX_REQUIRE_REDIS=1) if none."""
-    import redis.asyncio as redis_asyncio
-
-    client = redis_asyncio.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await client.ping()
-    except Exception as exc:
-        if os.environ.get("PAYERMAX_REQUIRE_REDIS") == "1":
-            pytest.fail(f"PAYERMAX_REQUIRE_REDIS=1 but Redis at {REDIS_URL} does not answer: {exc}")
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    finally:
-        await client.aclose()
+    await redis_or_skip()
     return f"payermax-example-test:{uuid.uuid4().hex}:"
-
-
-async def redis_cleanup(prefix: str) -> None:
-    """Delete every key under ``prefix``."""
-    import redis.asyncio as redis_asyncio
-
-    client = redis_asyncio.Redis.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
