@@ -199,6 +199,7 @@ class AiohttpTransport:
                     f"HTTP {status} with a non-JSON body",
                     http_status=status,
                     retry_after=retry_after,
+                    verified=False,
                 ) from None
             raise
         signature = headers.get("sign")
@@ -210,8 +211,14 @@ class AiohttpTransport:
                 msg = f"{call.api} response signature is invalid: {exc}"
                 raise ResponseSignatureError(msg) from None
         if envelope.code != _SUCCESS:
+            # An unsigned error answer is passed on marked unverified: the layers above never let
+            # one settle a payout (it could come from anything on the network path).
             raise error_for_code(
-                envelope.code, envelope.msg, http_status=status, retry_after=retry_after
+                envelope.code,
+                envelope.msg,
+                http_status=status,
+                retry_after=retry_after,
+                verified=signature is not None,
             )
         if signature is None:
             msg = f"{call.api} response claims {_SUCCESS} but carries no sign header"

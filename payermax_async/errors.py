@@ -150,9 +150,16 @@ class APIError(PayerMaxError):
         code: PayerMax's code, e.g. ``PARAMS_INVALID``.
         msg: PayerMax's message, e.g. ``The targetOrg is incorrect.``
         http_status: the HTTP status of the answer (PayerMax uses 200 for business errors).
+        verified: whether the answer carried a ``sign`` header that verified with the platform key.
+            PayerMax may send error answers unsigned; an unverified answer could have been written by
+            anything on the network path (a TLS-terminating proxy, say), so the SDK never lets one
+            settle a payout: an unverified refusal of a payout ends in
+            :class:`PayoutOutcomeUnknown`, and an unverified ``ORDER_NOT_EXIST`` proves nothing.
     """
 
-    def __init__(self, code: str, msg: str, *, http_status: int = 200) -> None:
+    def __init__(
+        self, code: str, msg: str, *, http_status: int = 200, verified: bool = True
+    ) -> None:
         # The gateway's text can echo a field's value back; what ends up in logs and tracebacks is
         # masked like every other message of this SDK (``.msg`` keeps the text as received).
         from .middleware.logging import redact_text
@@ -161,6 +168,7 @@ class APIError(PayerMaxError):
         self.code = code
         self.msg = msg
         self.http_status = http_status
+        self.verified = verified
 
 
 class AuthenticationError(APIError):
@@ -183,9 +191,15 @@ class RateLimitError(APIError):
     """``TOO_MANY_REQUEST`` or HTTP 429. ``retry_after`` is the server's hint in seconds, if any."""
 
     def __init__(
-        self, code: str, msg: str, *, http_status: int = 200, retry_after: float | None = None
+        self,
+        code: str,
+        msg: str,
+        *,
+        http_status: int = 200,
+        retry_after: float | None = None,
+        verified: bool = True,
     ) -> None:
-        super().__init__(code, msg, http_status=http_status)
+        super().__init__(code, msg, http_status=http_status, verified=verified)
         self.retry_after = retry_after
 
 
@@ -201,7 +215,9 @@ class GatewayError(APIError):
 
 
 class IdempotencyConflictError(PayerMaxError):
-    """One ``outTradeNo`` was reused with different payout data. Nothing was sent."""
+    """One ``outTradeNo`` is already taken by another payout: the journal holds it with different
+    data (amount, currency or payee), or the gateway holds an order of another amount or currency
+    under it. This request was not sent. The message says whether the recorded payout may exist."""
 
     def __init__(self, message: str, *, out_trade_no: str) -> None:
         super().__init__(message)
@@ -222,15 +238,35 @@ class StoreError(PayerMaxError):
 
 
 class PayoutOutcomeUnknown(PayerMaxError):
-    """A payout may or may not exist at PayerMax, and retries ran out before that could be settled.
+    """A payout may or may not exist at PayerMax, and this call could not settle which.
 
-    The idempotency store keeps it in doubt; ``client.payouts.reconcile()`` settles it later by
-    querying the gateway. Never create it again under a new ``outTradeNo``.
+    The idempotency store keeps it ``IN_DOUBT``; ``client.payouts.reconcile()`` settles it later by
+    querying the gateway. Never create it again under a new ``outTradeNo``: calling ``create()`` again
+    with the same request is safe (it queries first).
+
+    Attributes:
+        out_trade_no: the payout's number.
+        code: the last gateway code this call received (``BALANCE_INSUFFICIENT``, ``ORDER_NOT_EXIST``,
+            ...), if any; a refusal after an earlier attempt may have reached the gateway proves
+            nothing (it may even be that payout's doing), so it is reported here, not raised.
+        msg: the gateway's message for ``code``.
+        verified: whether that last answer was signed by PayerMax (``None`` when there was none).
     """
 
-    def __init__(self, message: str, *, out_trade_no: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        out_trade_no: str,
+        code: str | None = None,
+        msg: str | None = None,
+        verified: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.out_trade_no = out_trade_no
+        self.code = code
+        self.msg = msg
+        self.verified = verified
 
 
 _AUTH_CODES = frozenset({"SIGN_VERIFY_FAILED", "MERCHANT_APP_INVALID", "ILLEGAL_IP_REQUEST"})
@@ -256,26 +292,43 @@ REJECTION_CODES = frozenset(
 
 
 def error_for_code(
-    code: str, msg: str, *, http_status: int = 200, retry_after: float | None = None
+    code: str,
+    msg: str,
+    *,
+    http_status: int = 200,
+    retry_after: float | None = None,
+    verified: bool = True,
 ) -> APIError:
-    """Map a PayerMax response ``code`` to the most specific :class:`APIError` subclass."""
+    """Map a PayerMax response ``code`` to the most specific :class:`APIError` subclass.
+
+    ``verified`` says whether the answer carried a valid ``sign`` (see :attr:`APIError.verified`).
+    """
+    cls = _class_for_code(code, http_status)
+    if cls is RateLimitError:
+        return RateLimitError(
+            code, msg, http_status=http_status, retry_after=retry_after, verified=verified
+        )
+    return cls(code, msg, http_status=http_status, verified=verified)
+
+
+def _class_for_code(code: str, http_status: int) -> type[APIError]:
     if code == "ORDER_NOT_EXIST":
-        return OrderNotFoundError(code, msg, http_status=http_status)
+        return OrderNotFoundError
     if code == "ORDER_REPEAT":
-        return DuplicateOrderError(code, msg, http_status=http_status)
+        return DuplicateOrderError
     if code == "TOO_MANY_REQUEST" or http_status == 429:
-        return RateLimitError(code, msg, http_status=http_status, retry_after=retry_after)
+        return RateLimitError
     if code == "REQ_TIME_OVER_TIME":
-        return RequestTimeSkewError(code, msg, http_status=http_status)
+        return RequestTimeSkewError
     if code in _AUTH_CODES:
-        return AuthenticationError(code, msg, http_status=http_status)
+        return AuthenticationError
     if code in _GATEWAY_CODES or http_status >= 500:
-        return GatewayError(code, msg, http_status=http_status)
+        return GatewayError
     if code in REJECTION_CODES:
-        return InvalidRequestError(code, msg, http_status=http_status)
+        return InvalidRequestError
     # A code we do not know: we cannot tell whether an order was made, so it stays a plain APIError
     # (for a payout the retry layer treats it as an unknown outcome and asks the gateway).
-    return APIError(code, msg, http_status=http_status)
+    return APIError
 
 
 class WaitTimeoutError(PayerMaxError, TimeoutError):

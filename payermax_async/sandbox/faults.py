@@ -43,7 +43,14 @@ class FaultKind(str, enum.Enum):
     REJECT = "REJECT"
     #: Close the connection without an answer and commit the order ``delay`` seconds later, as an
     #: asynchronously processing gateway would: until then a query answers ``ORDER_NOT_EXIST``.
+    #: ``gw.flush_late_commits()`` commits every pending one at once.
     COMMIT_LATE = "COMMIT_LATE"
+    #: Answer the error ``code`` **without** a ``sign`` header (PayerMax may send some errors
+    #: unsigned): nothing is committed.
+    UNSIGNED_ERROR = "UNSIGNED_ERROR"
+    #: Commit the order, then answer the error ``code`` without a ``sign`` header: what a proxy on
+    #: the network path that rewrites answers would produce. The SDK must not believe it.
+    TAMPERED_AFTER_COMMIT = "TAMPERED_AFTER_COMMIT"
 
     @property
     def before_commit(self) -> bool:
@@ -58,6 +65,7 @@ _BEFORE_COMMIT = frozenset(
         FaultKind.SYSTEM_ERROR_BEFORE_COMMIT,
         FaultKind.RATE_LIMIT,
         FaultKind.REJECT,
+        FaultKind.UNSIGNED_ERROR,
     }
 )
 
@@ -93,7 +101,8 @@ class Fault:
         delay: seconds to wait before answering (:attr:`FaultKind.DELAY`) or before committing
             (:attr:`FaultKind.COMMIT_LATE`).
         retry_after: the ``Retry-After`` seconds, for :attr:`FaultKind.RATE_LIMIT`.
-        code: the business code of :attr:`FaultKind.REJECT`.
+        code: the error code of :attr:`FaultKind.REJECT`, :attr:`FaultKind.UNSIGNED_ERROR` and
+            :attr:`FaultKind.TAMPERED_AFTER_COMMIT`.
 
     Attributes:
         fired: how many times it has fired so far.

@@ -125,6 +125,9 @@ class SandboxGateway:
         )
         self._runner: web.ServerRunner | None = None
         self._stopping = asyncio.Event()
+        self._flush = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._late_commits: set[asyncio.Task[None]] = set()
         self._started = False
         self._apis = PayoutApis(
             app_id=app_id,
@@ -197,6 +200,25 @@ class SandboxGateway:
         """
         return await self._notifier.deliver_again(out_trade_no)
 
+    @property
+    def pending_late_commits(self) -> int:
+        """How many orders :attr:`~FaultKind.COMMIT_LATE` faults are holding back right now."""
+        return sum(1 for task in self._late_commits if not task.done())
+
+    async def flush_late_commits(self) -> int:
+        """Commit now every order a :attr:`~FaultKind.COMMIT_LATE` fault is holding back, as if its
+        delay had passed, and return how many there were. Lets tests use long delays without
+        waiting for them.
+        """
+        pending = list(self._late_commits)
+        self._flush.set()
+        for _ in range(_CLOSE_PASSES):
+            await asyncio.sleep(0)
+        for task in pending:
+            await asyncio.wait({task}, timeout=5)
+        self._flush.clear()
+        return len(pending)
+
     async def refuse_connections(self, refuse: bool = True) -> None:
         """Stop listening (clients get "connection refused"), or listen again on the same port."""
         if refuse:
@@ -220,11 +242,13 @@ class SandboxGateway:
         if self._started:
             return
         self._stopping.clear()
+        self._closing.clear()
         await self._listen()
         self._started = True
 
     async def aclose(self) -> None:
         """Stop listening, cancel every background task and close the notification session."""
+        self._closing.set()
         self._stopping.set()
         await self._stop_listening()
         await self._tasks.aclose()
@@ -289,10 +313,10 @@ class SandboxGateway:
         fault = self.faults.draw(api, out_trade_no if isinstance(out_trade_no, str) else None)
         if fault is not None and fault.kind is FaultKind.COMMIT_LATE:
             sign = request.headers.get("sign")
-            self._tasks.spawn(
-                self._commit_late(fault.delay, api, raw, document, sign),
-                name="payermax-sandbox-late-commit",
-            )
+            late = asyncio.ensure_future(self._commit_late(fault.delay, api, raw, document, sign))
+            self._late_commits.add(late)
+            late.add_done_callback(self._late_commits.discard)
+            self._tasks.spawn(_wait_for(late), name="payermax-sandbox-late-commit")
             _abort(request, reset=False)
             return web.Response(status=500)  # never written: the connection is gone
         if fault is not None and fault.kind.before_commit:
@@ -310,9 +334,15 @@ class SandboxGateway:
         document: Mapping[str, object] | None,
         sign: str | None,
     ) -> None:
+        # Only closing the gateway drops a pending commit; refusing connections does not.
+        stop = asyncio.ensure_future(self._closing.wait())
+        flush = asyncio.ensure_future(self._flush.wait())
         try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-        except asyncio.TimeoutError:
+            await asyncio.wait({stop, flush}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            flush.cancel()
+        if not self._closing.is_set():
             self._apis.process(api, raw, document, sign)
 
     def _before_commit(self, request: web.BaseRequest, fault: Fault) -> web.StreamResponse:
@@ -330,6 +360,8 @@ class SandboxGateway:
             return self._answer(answer, headers={"Retry-After": f"{fault.retry_after:g}"})
         if fault.kind is FaultKind.REJECT:
             return self._answer({"code": fault.code, "msg": f"Refused: {fault.code}."})
+        if fault.kind is FaultKind.UNSIGNED_ERROR:
+            return _unsigned({"code": fault.code, "msg": f"Refused: {fault.code}."})
         return self._answer({"code": "SYSTEM_ERROR", "msg": "System error, please retry."})
 
     async def _after_commit(
@@ -337,6 +369,8 @@ class SandboxGateway:
     ) -> web.StreamResponse:
         if fault.kind is FaultKind.SYSTEM_ERROR_AFTER_COMMIT:
             return self._answer({"code": "SYSTEM_ERROR", "msg": "System error, please retry."})
+        if fault.kind is FaultKind.TAMPERED_AFTER_COMMIT:
+            return _unsigned({"code": fault.code, "msg": f"Refused: {fault.code}."})
         if fault.kind is FaultKind.DROP_AFTER_COMMIT:
             _abort(request, reset=False)
             return web.Response(status=500)  # never written: the connection is gone
@@ -384,3 +418,17 @@ class SandboxGateway:
     def __repr__(self) -> str:
         state = f"listening on {self._host}:{self._port}" if self._runner else "not listening"
         return f"SandboxGateway({state}, orders={len(self.ledger.orders)})"
+
+
+def _unsigned(document: Mapping[str, object]) -> web.Response:
+    """An answer without a ``sign`` header."""
+    return web.Response(body=_compact(document), headers={"Content-Type": _JSON})
+
+
+async def _wait_for(task: asyncio.Task[None]) -> None:
+    """Let the gateway's task tracker wait for (and on close, cancel) a late commit."""
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
