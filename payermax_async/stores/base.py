@@ -3,14 +3,26 @@
 A record is written **before** the first byte of a payout leaves the process and only ever moves
 towards more knowledge::
 
-    CLAIMED ──► SENT ──► ACCEPTED ──► FINAL(status)      the order exists: never forgotten, never rewound
-       ▲          │  ├──► REJECTED                        the gateway refused it: no order exists
-       │          │  └──► IN_DOUBT                        it may exist: settled by paymentOrderQry
-       └──────────┴─────────┘  (only after proof that nothing exists: ORDER_NOT_EXIST or never sent)
+    CLAIMED ──► SENT ──► ACCEPTED ──► FINAL(status)   the order exists: never forgotten, never rewound
+       ▲          │  ├──► REJECTED                     a signed refusal of the only send: no order
+       │          │  ├──► IN_DOUBT                     it may exist: settled by paymentOrderQry
+       │          │  └──► CONFLICT                     the number holds another payout at the gateway
+       └──────────┴─────────┘  back to CLAIMED only with proof that nothing exists (see below)
 
 ``ACCEPTED``/``FINAL`` absorb everything: a later event may advance the payout status (``PENDING`` →
-``SUCCESS`` → ``BOUNCEBACK``), never move it back. The only way back to ``CLAIMED`` is proof that no
-order exists, and that only ever re-sends the **same** ``outTradeNo``, which the gateway deduplicates.
+``SUCCESS`` → ``BOUNCEBACK``), never move it back.
+
+Three rules keep a payout from being paid twice (``docs/double-payouts.md``):
+
+* **Maybe-sent is sticky** (``maybe_sent``): once a request for the number may have reached the gateway,
+  no refusal, rate limit or connect failure of a later resend proves that no order exists; such a
+  record can only become ``IN_DOUBT`` (or learn its order), never ``REJECTED`` or re-sendable.
+* **Absence takes time to prove** (``sent_until``): ``ORDER_NOT_EXIST`` proves absence only for a
+  query made an *absence window* after the last moment a request may have left; only then may a
+  maybe-sent record go back to ``CLAIMED`` (``release(..., proven_absent=True)``).
+* **One number, one payout**: a record keeps the fingerprint of the request it stands for, and the
+  amount and currency of the order the gateway reported; another request under the number, or an
+  order of another amount, is a conflict.
 """
 
 from __future__ import annotations
@@ -27,10 +39,15 @@ from ..errors import StoreError
 from ..models.payouts import PayoutOrder, PayoutStatus
 
 __all__ = [
+    "KNOWN_STATES",
+    "MAYBE_SENT_STATES",
     "OPEN_STATES",
+    "RECORD_VERSION",
     "Claim",
     "ClaimOutcome",
+    "DeliveryOutcome",
     "IdempotencyStore",
+    "OpenRecords",
     "PayoutRecord",
     "RecordState",
 ]
@@ -51,12 +68,17 @@ class RecordState(str, enum.Enum):
     IN_DOUBT = "IN_DOUBT"
     #: The order exists with a final status (``SUCCESS``, ``FAILED``, ``BOUNCEBACK``).
     FINAL = "FINAL"
+    #: The gateway holds an order of another amount or currency under this number: this payout was
+    #: never created and can never be sent under it. Nothing is adopted; the number is left alone.
+    CONFLICT = "CONFLICT"
 
 
 #: Records ``reconcile()`` looks at: an order may exist that the journal does not know about.
 OPEN_STATES = frozenset({RecordState.CLAIMED, RecordState.SENT, RecordState.IN_DOUBT})
 #: States that mean the order exists at the gateway.
 KNOWN_STATES = frozenset({RecordState.ACCEPTED, RecordState.FINAL})
+#: States in which a request may be (or may have been) on its way to the gateway.
+MAYBE_SENT_STATES = frozenset({RecordState.SENT, RecordState.IN_DOUBT})
 
 
 @attrs.frozen
@@ -75,12 +97,21 @@ class PayoutRecord:
         currency: the currency sent.
         attempts: how many times the payout was handed to the network.
         last_error: class and code of the last failure, redacted.
-        error_code: the gateway code of a rejection.
+        error_code: the last gateway code of a refusal or failure (``BALANCE_INSUFFICIENT``, ...).
         notified_status: the last status processed from a notification (webhook dedupe).
         owner: the process holding the lease, if any.
         lease_expires: when the owner's lease ends (epoch seconds).
         created_at: epoch seconds.
         updated_at: epoch seconds.
+        maybe_sent: a request for this number may have reached the gateway, and no proof of absence
+            has come since (sticky: see the module docstring).
+        sent_until: the latest moment (epoch seconds) a request for this number may have left; the
+            absence window counts from here.
+        order_amount: the amount of the order as the gateway reported it (query or notification).
+        order_currency: the currency of the order as the gateway reported it.
+        delivering: the status a webhook receiver is delivering to the application right now.
+        delivering_owner: which receiver call is delivering it.
+        delivering_until: when that delivery's claim lapses (a receiver that died).
     """
 
     out_trade_no: str
@@ -99,6 +130,13 @@ class PayoutRecord:
     lease_expires: float | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    maybe_sent: bool = False
+    sent_until: float | None = None
+    order_amount: str | None = None
+    order_currency: str | None = None
+    delivering: PayoutStatus | None = None
+    delivering_owner: str | None = None
+    delivering_until: float | None = None
 
     def leased_by_other(self, owner: str | None, now: float) -> bool:
         """Whether another live owner holds this record."""
@@ -122,15 +160,20 @@ class PayoutRecord:
     def to_json(self) -> str:
         """Serialise for a durable store."""
         doc = attrs.asdict(self, recurse=False)
-        doc["state"] = self.state.value
-        doc["status"] = self.status.value if self.status else None
-        doc["notified_status"] = self.notified_status.value if self.notified_status else None
+        doc["version"] = RECORD_VERSION
+        for name in _ENUM_FIELDS:
+            value = doc[name]
+            doc[name] = value.value if value is not None else None
         doc["result"] = dict(self.result) if self.result is not None else None
         return json.dumps(doc, separators=(",", ":"), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PayoutRecord:
-        """Load a record written by :meth:`to_json`.
+        """Load a record written by :meth:`to_json`, by this version or an earlier one.
+
+        A record written before ``maybe_sent`` existed is read conservatively: it counts as maybe
+        sent if it is ``SENT``/``IN_DOUBT`` or was ever handed to the network (``attempts > 0``),
+        since earlier versions could release such a record after an unproven ``ORDER_NOT_EXIST``.
 
         Raises:
             StoreError: the stored text is not a journal record (corrupted or foreign data).
@@ -138,14 +181,37 @@ class PayoutRecord:
         try:
             doc = json.loads(text)
             doc["state"] = RecordState(doc["state"])
-            doc["status"] = PayoutStatus(doc["status"]) if doc.get("status") else None
-            notified = doc.get("notified_status")
-            doc["notified_status"] = PayoutStatus(notified) if notified else None
-            names = {a.name for a in attrs.fields(cls)}
-            return cls(**{k: v for k, v in doc.items() if k in names})
+            for name in ("status", "notified_status", "delivering"):
+                doc[name] = PayoutStatus(doc[name]) if doc.get(name) else None
+            if "maybe_sent" not in doc:
+                doc["maybe_sent"] = doc["state"] in MAYBE_SENT_STATES or (
+                    doc["state"] is RecordState.CLAIMED and int(doc.get("attempts") or 0) > 0
+                )
+                if doc["maybe_sent"]:
+                    lease = doc.get("lease_expires") or 0.0
+                    doc["sent_until"] = max(float(doc.get("updated_at") or 0.0), float(lease))
+            names = _FIELD_NAMES
+            record = cls(**{k: v for k, v in doc.items() if k in names})
+            if not isinstance(record.out_trade_no, str) or not isinstance(record.fingerprint, str):
+                msg = "outTradeNo and fingerprint must be strings"
+                raise TypeError(msg)
+            return record
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             msg = f"the journal holds a record that cannot be read ({type(exc).__name__})"
             raise StoreError(msg) from exc
+
+    def is_known_absent(self) -> bool:
+        """Whether the journal proves that no order exists under this number: nothing was ever
+        (maybe) sent, or the gateway refused the only send with a signed answer."""
+        if self.maybe_sent:
+            return False
+        return self.state in (RecordState.CLAIMED, RecordState.REJECTED)
+
+
+#: The record layout :meth:`PayoutRecord.to_json` writes (earlier versions wrote none).
+RECORD_VERSION = 2
+_ENUM_FIELDS = ("state", "status", "notified_status", "delivering")
+_FIELD_NAMES = frozenset(a.name for a in attrs.fields(PayoutRecord))
 
 
 class ClaimOutcome(str, enum.Enum):
@@ -163,6 +229,31 @@ class ClaimOutcome(str, enum.Enum):
     BUSY = "BUSY"
 
 
+class DeliveryOutcome(str, enum.Enum):
+    """What :meth:`IdempotencyStore.begin_delivery` decided for a received notification."""
+
+    #: The status moves the payout forward: deliver it to the application, then ``end_delivery``.
+    DELIVER = "DELIVER"
+    #: Already delivered, or older than what was delivered: acknowledge without delivering.
+    DUPLICATE = "DUPLICATE"
+    #: Another receiver is delivering a status of this payout right now: try again later.
+    BUSY = "BUSY"
+
+
+@attrs.frozen
+class OpenRecords:
+    """What :meth:`IdempotencyStore.scan_open` found.
+
+    Attributes:
+        records: every readable ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record.
+        unreadable: the numbers of open records that could not be read (corrupted or foreign data);
+            they are skipped, never guessed at.
+    """
+
+    records: list[PayoutRecord]
+    unreadable: list[str] = attrs.field(factory=list)
+
+
 @attrs.frozen
 class Claim:
     """The decision of a claim and the record as it stands afterwards."""
@@ -175,10 +266,17 @@ class Claim:
 class IdempotencyStore(Protocol):
     """Where payout intents are journalled. Every transition is atomic and, for durable stores,
     committed before the call returns. Implementations: :class:`~payermax_async.MemoryStore`,
-    :class:`~payermax_async.SQLiteStore`, :class:`~payermax_async.RedisStore`.
+    :class:`~payermax_async.SQLiteStore`, :class:`~payermax_async.RedisStore`; write your own by
+    subclassing :class:`~payermax_async.stores.JournalStore`, which implements every rule below on
+    top of one atomic read-modify-write.
 
-    ``last_notified``, ``mark_notified`` and ``expected_trade`` are the webhook dedupe protocol.
+    ``last_notified``, ``mark_notified``, ``expected_trade``, ``begin_delivery`` and ``end_delivery``
+    are the webhook dedupe protocol.
     """
+
+    def now(self) -> float:
+        """The store's clock, in epoch seconds (leases and the absence window are measured on it)."""
+        ...
 
     async def get(self, out_trade_no: str) -> PayoutRecord | None:
         """The record of ``out_trade_no``, if any."""
@@ -197,8 +295,26 @@ class IdempotencyStore(Protocol):
         """Record the intent (or take over a re-sendable or abandoned one) and say what to do."""
         ...
 
-    async def mark_sent(self, out_trade_no: str, *, owner: str) -> PayoutRecord | None:
-        """Owner only: a request is about to leave (``SENT``, attempts + 1). ``None`` if not owner."""
+    async def mark_sent(
+        self,
+        out_trade_no: str,
+        *,
+        owner: str,
+        proven_absent: bool = False,
+        lease_seconds: float | None = None,
+    ) -> PayoutRecord | None:
+        """Owner only: a request is about to leave (``SENT``, attempts + 1). ``None`` if not owner.
+
+        ``proven_absent``: the owner has just proven that no order exists (see ``release``), so
+        this send starts afresh and a signed refusal of it will be definitive. ``lease_seconds``
+        renews the lease for the sending that starts now.
+        """
+        ...
+
+    async def renew(
+        self, out_trade_no: str, *, owner: str, lease_seconds: float
+    ) -> PayoutRecord | None:
+        """Owner only: extend a live lease (the owner is still working). ``None`` if not owner."""
         ...
 
     async def record_result(self, out_trade_no: str, result: Mapping[str, object]) -> PayoutRecord:
@@ -206,26 +322,45 @@ class IdempotencyStore(Protocol):
         ...
 
     async def record_rejected(
-        self, out_trade_no: str, *, owner: str, code: str, error: str
+        self, out_trade_no: str, *, owner: str, code: str, error: str, verified: bool = True
     ) -> PayoutRecord | None:
-        """Owner only: the gateway refused the payout; no order exists."""
+        """Owner only: the gateway refused the payout. ``REJECTED`` only for a signed refusal of a
+        payout never maybe-sent before; otherwise the refusal proves nothing and the record becomes
+        ``IN_DOUBT``. Returns the record as written (callers look at its state)."""
         ...
 
     async def record_in_doubt(
-        self, out_trade_no: str, *, owner: str | None, error: str
+        self, out_trade_no: str, *, owner: str | None, error: str, code: str | None = None
     ) -> PayoutRecord | None:
         """The outcome is unknown: keep it for ``reconcile()``. ``owner=None`` forces it."""
         ...
 
     async def release(
-        self, out_trade_no: str, *, owner: str | None, error: str | None = None
+        self,
+        out_trade_no: str,
+        *,
+        owner: str | None,
+        error: str | None = None,
+        proven_absent: bool = False,
     ) -> PayoutRecord | None:
-        """Nothing exists at the gateway: make the record re-sendable (unowned ``CLAIMED``).
-        ``owner=None`` forces it (reconcile after ``ORDER_NOT_EXIST``)."""
+        """No order exists: make the record re-sendable (unowned ``CLAIMED``). A maybe-sent record
+        goes ``IN_DOUBT`` instead unless ``proven_absent`` (an ``ORDER_NOT_EXIST`` queried an absence
+        window after its last possible send). ``owner=None`` forces it. Returns the record as
+        written."""
+        ...
+
+    async def record_conflict(
+        self, out_trade_no: str, *, owner: str | None, error: str
+    ) -> PayoutRecord | None:
+        """The gateway holds another payout under this number: ``CONFLICT``, nothing adopted."""
         ...
 
     async def open_records(self) -> list[PayoutRecord]:
-        """Every ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record."""
+        """Every readable ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record."""
+        ...
+
+    async def scan_open(self) -> OpenRecords:
+        """Every readable open record, and the numbers of the open records that cannot be read."""
         ...
 
     async def last_notified(self, out_trade_no: str) -> PayoutStatus | None:
@@ -238,6 +373,20 @@ class IdempotencyStore(Protocol):
 
     async def expected_trade(self, out_trade_no: str) -> tuple[Decimal, str] | None:
         """The (amount, currency) that was sent for ``out_trade_no``, if known."""
+        ...
+
+    async def begin_delivery(
+        self, out_trade_no: str, order: PayoutOrder, *, owner: str, lease_seconds: float
+    ) -> DeliveryOutcome:
+        """Atomically decide whether a received status is delivered to the application, and if so
+        hold the payout's delivery slot: no other receiver, on any host, delivers a status of this
+        payout until ``end_delivery`` (or the lease lapses)."""
+        ...
+
+    async def end_delivery(
+        self, out_trade_no: str, order: PayoutOrder, *, owner: str, delivered: bool
+    ) -> None:
+        """Release the delivery slot; ``delivered`` records the status as notified (forward only)."""
         ...
 
     async def aclose(self) -> None:

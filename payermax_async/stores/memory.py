@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._rules import check_out_trade_no
 from ._journal import Clock, JournalStore, T, Update
-from .base import OPEN_STATES, PayoutRecord
+from .base import OPEN_STATES, OpenRecords, PayoutRecord
 
 __all__ = ["MemoryStore"]
 
@@ -36,9 +36,9 @@ class MemoryStore(JournalStore):
         """The record of ``out_trade_no``, if any."""
         return self._records.get(out_trade_no)
 
-    async def open_records(self) -> list[PayoutRecord]:
-        """Every ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record."""
-        return [r for r in self._records.values() if r.state in OPEN_STATES]
+    async def scan_open(self) -> OpenRecords:
+        """Every ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record (records in memory are always readable)."""
+        return OpenRecords([r for r in self._records.values() if r.state in OPEN_STATES])
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._records)} records)"

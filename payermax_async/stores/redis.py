@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from .._rules import check_out_trade_no
 from ..errors import ConfigurationError, StoreError
 from ._journal import Clock, JournalStore, T, Update
-from .base import OPEN_STATES, PayoutRecord
+from .base import OPEN_STATES, OpenRecords, PayoutRecord
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -41,7 +41,7 @@ return 1
 
 def _text(value: object) -> str:
     if isinstance(value, bytes):
-        return value.decode()
+        return value.decode("utf-8", errors="replace")
     return str(value)
 
 
@@ -133,26 +133,31 @@ class RedisStore(JournalStore):
             raise _store_error(exc) from exc
         return PayoutRecord.from_json(_text(raw)) if raw is not None else None
 
-    async def open_records(self) -> list[PayoutRecord]:
-        """Every ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record."""
+    async def scan_open(self) -> OpenRecords:
+        """Every readable ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record, and the numbers of indexed
+        records that cannot be read (skipped, never guessed at)."""
         try:
-            return await self._open_records()
+            return await self._scan_open()
         except self._errors as exc:
             raise _store_error(exc) from exc
 
-    async def _open_records(self) -> list[PayoutRecord]:
+    async def _scan_open(self) -> OpenRecords:
         members = sorted(_text(m) for m in await self._client.smembers(self._open_key))
-        records: list[PayoutRecord] = []
+        scan = OpenRecords([])
         for start in range(0, len(members), _MGET_CHUNK):
             chunk = members[start : start + _MGET_CHUNK]
             values = await self._client.mget([self._key(m) for m in chunk])
-            for raw in values:
+            for number, raw in zip(chunk, values, strict=True):
                 if raw is None:
                     continue
-                record = PayoutRecord.from_json(_text(raw))
+                try:
+                    record = PayoutRecord.from_json(_text(raw))
+                except StoreError:
+                    scan.unreadable.append(number)
+                    continue
                 if record.state in OPEN_STATES:
-                    records.append(record)
-        return records
+                    scan.records.append(record)
+        return scan
 
     async def aclose(self) -> None:
         """Close an owned client (a borrowed one stays open). Safe to call more than once."""

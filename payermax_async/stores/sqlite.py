@@ -13,7 +13,7 @@ from typing import TypeVar
 from .._rules import check_out_trade_no
 from ..errors import ConfigurationError, StoreError
 from ._journal import Clock, JournalStore, T, Update
-from .base import OPEN_STATES, PayoutRecord
+from .base import OPEN_STATES, OpenRecords, PayoutRecord
 
 __all__ = ["SQLiteStore"]
 
@@ -29,7 +29,7 @@ _UPSERT = (
     "ON CONFLICT (out_trade_no) DO UPDATE SET state = excluded.state, record = excluded.record"
 )
 _SELECT = f"SELECT record FROM {_TABLE} WHERE out_trade_no = ?"  # noqa: S608 (constant)
-_SELECT_OPEN = f"SELECT record FROM {_TABLE} WHERE state IN ({', '.join('?' * len(OPEN_STATES))})"  # noqa: S608
+_SELECT_OPEN = f"SELECT out_trade_no, record FROM {_TABLE} WHERE state IN ({', '.join('?' * len(OPEN_STATES))})"  # noqa: S608
 
 
 class SQLiteStore(JournalStore):
@@ -134,13 +134,19 @@ class SQLiteStore(JournalStore):
 
         return await self._run(read)
 
-    async def open_records(self) -> list[PayoutRecord]:
-        """Every ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record."""
+    async def scan_open(self) -> OpenRecords:
+        """Every readable ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record, and the numbers of open rows
+        that cannot be read (skipped, never guessed at)."""
         states = sorted(state.value for state in OPEN_STATES)
 
-        def read(conn: sqlite3.Connection) -> list[PayoutRecord]:
-            rows = conn.execute(_SELECT_OPEN, states).fetchall()
-            return [PayoutRecord.from_json(row[0]) for row in rows]
+        def read(conn: sqlite3.Connection) -> OpenRecords:
+            scan = OpenRecords([])
+            for number, text in conn.execute(_SELECT_OPEN, states).fetchall():
+                try:
+                    scan.records.append(PayoutRecord.from_json(text))
+                except StoreError:
+                    scan.unreadable.append(str(number))
+            return scan
 
         return await self._run(read)
 
