@@ -33,6 +33,9 @@ class Call:
         body: the signed envelope bytes (set by the signing middleware).
         headers: HTTP headers to send (the signing middleware adds ``sign``).
         attempt: 1 for the first attempt; the retry middleware counts up.
+        may_exist: an earlier call or process may already have created this payout, and no proof of
+            absence has come since: no refusal, rate limit or "not sent" in this call proves that no
+            order exists (the journal layer sets it; the retry layer obeys it).
     """
 
     api: str
@@ -42,6 +45,7 @@ class Call:
     body: bytes | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict)
     attempt: int = 1
+    may_exist: bool = False
 
     @property
     def data(self) -> Mapping[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Sequence
 from types import TracebackType
 
@@ -13,7 +14,7 @@ from ._envelope import EnvelopeWriter
 from ._transport import DEFAULT_TIMEOUT, AiohttpTransport
 from .errors import ClientClosedError, ConfigurationError
 from .middleware.hooks import Hooks, HooksMiddleware
-from .middleware.idempotency import IdempotencyMiddleware
+from .middleware.idempotency import DEFAULT_ABSENCE_WINDOW, IdempotencyMiddleware
 from .middleware.logging import LoggingMiddleware
 from .middleware.retry import RetryMiddleware, RetryPolicy
 from .middleware.signing import SigningMiddleware
@@ -48,6 +49,11 @@ class PayerMaxClient:
             ``layer`` attribute is ``"operation"`` runs once per operation instead, outside the
             journal and the retry layer (e.g. :mod:`payermax_async.telemetry`'s operation span).
         hooks: ``on_request`` / ``on_response`` / ``on_retry`` / ``on_give_up`` callbacks for metrics.
+        absence_window: seconds after the last moment a payout request may have left before the
+            gateway's ``ORDER_NOT_EXIST`` counts as proof that no order exists (default 600: PayerMax
+            refuses a request more than 2 minutes old, plus a wide margin for orders that become
+            visible late). Until then a payout that may have been sent stays in doubt. Measured on
+            the store's clock.
 
     Raises:
         ConfigurationError: a setting is not usable (e.g. plain http to a non-loopback host).
@@ -64,17 +70,26 @@ class PayerMaxClient:
         session: aiohttp.ClientSession | None = None,
         middlewares: Sequence[Middleware] = (),
         hooks: Hooks | None = None,
+        absence_window: float = DEFAULT_ABSENCE_WINDOW,
     ) -> None:
         if not isinstance(config, PayerMaxConfig):  # untyped callers
             msg = f"config must be a PayerMaxConfig, not {type(config).__name__}"
             raise ConfigurationError(msg)
         self.config = config
         self._signer: Signer = signer if signer is not None else RsaSigner(config.private_key)
+        if (
+            isinstance(absence_window, bool)
+            or not isinstance(absence_window, int | float)
+            or not 0 <= absence_window < math.inf
+        ):
+            msg = "absence_window must be a non-negative number of seconds"
+            raise ConfigurationError(msg)
+        client_timeout = as_client_timeout(timeout) or DEFAULT_TIMEOUT
         self._transport = AiohttpTransport(
             check_base_url(config.gateway_url),
             config.verifier,
             session=session,
-            timeout=as_client_timeout(timeout) or DEFAULT_TIMEOUT,
+            timeout=client_timeout,
         )
         writer = EnvelopeWriter(
             app_id=config.app_id,
@@ -91,10 +106,15 @@ class PayerMaxClient:
         self.store: IdempotencyStore = store if store is not None else MemoryStore()
         self.retry: RetryPolicy = retry if retry is not None else RetryPolicy()
         hooks = hooks or Hooks()
-        # A claim must outlive every retry of its call, else another process could take it over
-        # (safely, by querying first, but needlessly).
+        # A claim must outlive its owner's worst case, else another process could take it over
+        # while the owner still works: no attempt starts after the deadline, but the last one may
+        # run a whole timeout and its settling query another (a heartbeat covers anything longer).
+        total = client_timeout.total or 0.0
         self._idempotency = IdempotencyMiddleware(
-            self.store, lease_seconds=self.retry.deadline + 30.0
+            self.store,
+            lease_seconds=self.retry.deadline + 2 * total + 30.0,
+            absence_window=float(absence_window),
+            default_timeout=total,
         )
         self._retry = RetryMiddleware(self.retry, hooks=hooks)
         # The onion, outermost first; a payout goes in at the top:

@@ -1,61 +1,46 @@
 """Retries that can never create a second payout: classify every attempt, ask before resending.
 
-A payout attempt ends in one of these classes (:class:`Outcome`):
+Each failed attempt is classified (:mod:`.outcomes`). For a payout: **not sent** → resend the same
+``data``; **rejected** → surface it, unless an attempt may already have reached the gateway (in this
+call, or in an earlier one: ``Call.may_exist``), in which case the refusal proves nothing and the
+payout is looked up; **duplicate** or **unknown** → ask ``paymentOrderQry`` (:mod:`.settle`). Found:
+adopt it (if it is the same payout). A signed ``ORDER_NOT_EXIST``: resend the **same**
+``outTradeNo`` (the gateway refuses a second order under it). The query failed too: give up with
+:class:`PayoutOutcomeUnknown`; nothing is resent blindly, and once anything may have been sent, the
+call ends only in the order or in doubt.
 
-* **not sent** (``TransportError.maybe_sent is False``; also ``TOO_MANY_REQUEST`` and
-  ``REQ_TIME_OVER_TIME``, which the gateway refuses at the door): resend the same bytes' ``data``.
-* **accepted**: done.
-* **rejected** (``InvalidRequestError``, ``AuthenticationError``, ``ValidationError``): no order exists;
-  surface it (after a confirming query if an earlier attempt may have reached the gateway).
-* **duplicate** (``ORDER_REPEAT``) or **unknown** (timeout or reset after sending, 5xx, bad or missing
-  response signature, unparsable answer, an unknown code): the payout may exist, so ask
-  ``paymentOrderQry``. Found: adopt it. ``ORDER_NOT_EXIST``: resend the **same** ``outTradeNo``. The
-  query failed too: give up with :class:`PayoutOutcomeUnknown`; nothing is resent blindly.
-
-Reads (query, list, validate) are safe to repeat and retry on not-sent, timeouts, resets, 429 and 5xx.
-Backoff is exponential with full jitter, ``Retry-After`` is honoured up to a cap, an overall deadline
-bounds each call, and a per-client token bucket (like botocore's retry quota) stops retries when most
-calls are failing, so an outage cannot turn into a retry storm. tenacity drives the loop; none of its
-types leave this module.
+Reads (query, list, validate) are safe to repeat and retry on not-sent, timeouts, resets, 429, 5xx
+and unsigned answers. Backoff is exponential with full jitter, ``Retry-After`` is honoured up to a
+cap, an overall deadline bounds each call, and a per-client token bucket (like botocore's retry
+quota) stops retries when most calls are failing, so an outage cannot turn into a retry storm.
+tenacity drives the loop; none of its types leave this module.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
 
 import attrs
 import tenacity
 
 from .._chain import Call, Handler, Reply
 from ..errors import (
-    AuthenticationError,
-    ClientClosedError,
     ConfigurationError,
-    DuplicateOrderError,
-    GatewayError,
-    IdempotencyConflictError,
-    InvalidRequestError,
     InvalidResponseError,
-    OrderNotFoundError,
     PayerMaxError,
-    PayoutOutcomeUnknown,
     RateLimitError,
     RequestTimeoutError,
     RequestTimeSkewError,
-    ResponseSignatureError,
-    TransportError,
-    ValidationError,
 )
-from ..models._converter import structure
-from ..models.payouts import PayoutOrder, PayoutStatus
-from ..resources.payouts import API_PAY, API_QUERY
+from ..models.payouts import PayoutStatus
+from ..protocol.apis import API_PAY, API_QUERY
 from .hooks import HookEvent, Hooks
 from .logging import logger, redact_text
+from .outcomes import Outcome, classify, is_transient_read_failure, outcome_unknown
+from .settle import check_same_payout, lookup
 
 __all__ = [
     "Outcome",
@@ -63,7 +48,6 @@ __all__ = [
     "RetryMiddleware",
     "RetryPolicy",
     "check_pay_reply",
-    "check_same_payout",
     "classify",
     "outcome_unknown",
 ]
@@ -154,46 +138,6 @@ class RetryBudget:
         self.tokens = min(self.capacity, self.tokens + (spent or 1))
 
 
-class Outcome(str, enum.Enum):
-    """The class of one attempt's failure."""
-
-    NOT_SENT = "not_sent"
-    REJECTED = "rejected"
-    DUPLICATE = "duplicate"
-    NOT_FOUND = "not_found"
-    RATE_LIMITED = "rate_limited"
-    TIME_SKEW = "time_skew"
-    LOCAL = "local"
-    UNKNOWN = "unknown"
-
-
-def classify(error: BaseException) -> Outcome:
-    """Which class a failed attempt belongs to (see the module docstring)."""
-    if isinstance(error, TransportError):
-        return Outcome.NOT_SENT if not error.maybe_sent else Outcome.UNKNOWN
-    if isinstance(error, InvalidRequestError | AuthenticationError | ValidationError):
-        return Outcome.REJECTED
-    if isinstance(error, DuplicateOrderError):
-        return Outcome.DUPLICATE
-    if isinstance(error, OrderNotFoundError):
-        return Outcome.NOT_FOUND
-    if isinstance(error, RateLimitError):
-        return Outcome.RATE_LIMITED
-    if isinstance(error, RequestTimeSkewError):
-        return Outcome.TIME_SKEW
-    if isinstance(error, ClientClosedError | ConfigurationError | IdempotencyConflictError):
-        return Outcome.LOCAL
-    # GatewayError, ResponseSignatureError, a plain APIError with a code we do not know, or
-    # anything unexpected: we cannot tell whether the gateway acted on the request.
-    return Outcome.UNKNOWN
-
-
-def _read_retryable(error: BaseException) -> bool:
-    return isinstance(
-        error, TransportError | GatewayError | RateLimitError | ResponseSignatureError
-    )
-
-
 class _Again(Exception):
     """Internal: ask the loop for another attempt because of ``cause``."""
 
@@ -244,7 +188,9 @@ class RetryMiddleware:
         )
 
     async def __call__(self, call: Call, next_handler: Handler) -> Reply:
-        ctx = _Ctx(call=call, started=self._clock())
+        # A payout that may already exist (an earlier call may have sent it) starts "maybe sent":
+        # no refusal or "not sent" in this call can then prove that there is no order.
+        ctx = _Ctx(call=call, started=self._clock(), maybe_sent=call.may_exist)
         if call.api == API_PAY and call.idempotency_key is not None:
             return await self._pay(call, next_handler, ctx)
         return await self._read(call, next_handler, ctx)
@@ -368,7 +314,7 @@ class RetryMiddleware:
                     ctx.skews += 1
                     if ctx.skews <= self.policy.time_skew_retries:
                         raise _Again(exc) from None
-                elif _read_retryable(exc):
+                elif is_transient_read_failure(exc):
                     raise _Again(exc) from None
                 raise
 
@@ -445,34 +391,35 @@ class RetryMiddleware:
         raise _Again(error)
 
     async def _lookup(self, next_handler: Handler, ctx: _Ctx) -> Reply | None:
-        """Query the payout. ``None`` means ``ORDER_NOT_EXIST``; a failed query is ``_Unresolved``."""
+        """Query the payout. ``None`` means a signed ``ORDER_NOT_EXIST``; a failed (or unsigned)
+        query is ``_Unresolved``; an order of another amount or currency is a conflict."""
         call = ctx.call
         key = call.idempotency_key
         assert key is not None
-        query = Call.build(API_QUERY, {"outTradeNo": key}, timeout=call.timeout)
-        query_ctx = _Ctx(call=query, started=ctx.started)
+        query_ctx = _Ctx(call=call, started=ctx.started)
+
+        async def send(query: Call) -> Reply:
+            query_ctx.call = query
+            return await self._read(query, next_handler, query_ctx)
+
         try:
-            reply = await self._read(query, next_handler, query_ctx)
-        except OrderNotFoundError:
-            return None
+            found = await lookup(send, key, timeout=call.timeout)
         except PayerMaxError as exc:
             raise _Unresolved(exc) from exc
         finally:
             ctx.spent += query_ctx.spent
-        try:
-            order = structure(reply.data, PayoutOrder, what=f"{API_QUERY} data")
-        except ValidationError as exc:
-            raise _Unresolved(
-                InvalidResponseError(str(exc), http_status=reply.http_status)
-            ) from exc
-        if order.out_trade_no != key:
-            msg = f"{API_QUERY} for …{key[-4:]} answered with another outTradeNo"
-            raise _Unresolved(InvalidResponseError(msg, http_status=reply.http_status))
-        check_same_payout(call, order)
+        if found.order is None:
+            return None
+        trade = call.data.get("trade")
+        amount = trade.get("amount") if isinstance(trade, dict) else None
+        currency = trade.get("currency") if isinstance(trade, dict) else None
+        check_same_payout(key, amount, currency, found.order)
+        order = found.order
         data: dict[str, object] = {"outTradeNo": order.out_trade_no, "status": order.status.value}
         if order.trade_no:
             data["tradeNo"] = order.trade_no
-        return attrs.evolve(reply, api=API_PAY, msg=f"settled by {API_QUERY}", data=data)
+        assert found.reply is not None
+        return attrs.evolve(found.reply, api=API_PAY, msg=f"settled by {API_QUERY}", data=data)
 
 
 def _cause(state: tenacity.RetryCallState) -> PayerMaxError | None:
@@ -492,15 +439,6 @@ def _fields(call: Call, attempt: int | None, outcome: str) -> dict[str, object]:
     }
 
 
-def outcome_unknown(key: str, cause: BaseException) -> PayoutOutcomeUnknown:
-    """The error for a payout that may exist: kept in doubt, to be settled by ``reconcile()``."""
-    msg = (
-        f"payout …{key[-4:]} may or may not exist ({type(cause).__name__}); it is kept in doubt, "
-        "settle it with client.payouts.reconcile() and never resend it under a new outTradeNo"
-    )
-    return PayoutOutcomeUnknown(msg, out_trade_no=key)
-
-
 def check_pay_reply(call: Call, reply: Reply) -> None:
     """An accepted payout answer must name our ``outTradeNo`` and a known status.
 
@@ -518,27 +456,3 @@ def check_pay_reply(call: Call, reply: Reply) -> None:
 
 
 _STATUS_VALUES = frozenset(status.value for status in PayoutStatus)
-
-
-def check_same_payout(call: Call, order: PayoutOrder) -> None:
-    """The order found under our number must be the payout we asked for (same amount, currency).
-
-    Raises:
-        IdempotencyConflictError: the number is taken by another payout (e.g. by another system).
-    """
-    key = call.idempotency_key or ""
-    trade = call.data.get("trade")
-    if not isinstance(trade, dict) or order.trade is None:
-        return
-    try:
-        amount = Decimal(str(trade.get("amount")))
-    except InvalidOperation:
-        return
-    same_amount = order.trade.amount is None or order.trade.amount == amount
-    same_currency = order.trade.currency is None or order.trade.currency == trade.get("currency")
-    if not (same_amount and same_currency):
-        msg = (
-            f"outTradeNo …{key[-4:]} already exists at the gateway with another amount or "
-            "currency; this payout was not sent"
-        )
-        raise IdempotencyConflictError(msg, out_trade_no=key)

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import math
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
@@ -14,14 +14,12 @@ import aiohttp
 from .._chain import Call, Reply
 from .._rules import check_country, check_out_trade_no, check_payout_data, check_validation_data
 from ..errors import (
-    GatewayError,
     InvalidResponseError,
     PayerMaxError,
-    RateLimitError,
-    TransportError,
     ValidationError,
     WaitTimeoutError,
 )
+from ..middleware.outcomes import is_transient_read_failure
 from ..models._converter import structure, unstructure
 from ..models.payouts import (
     FieldValidationRequest,
@@ -31,22 +29,27 @@ from ..models.payouts import (
     PayoutStatus,
 )
 from ..models.validation import FieldValidationResult
+from ..protocol.apis import (
+    API_BATCH_QUERY,
+    API_PAY,
+    API_QUERY,
+    API_VALIDATE,
+    BATCH_TIME_FORMAT,
+    MAX_BATCH_WINDOW,
+)
+from .reconcile import Reconciler, ReconcileReport
 
 if TYPE_CHECKING:
     from .._client import PayerMaxClient
 
 __all__ = ["API_BATCH_QUERY", "API_PAY", "API_QUERY", "API_VALIDATE", "Payouts"]
 
-API_VALIDATE = "paymentFieldValidation"
-API_PAY = "paymentOrderPay"
-API_QUERY = "paymentOrderQry"
-API_BATCH_QUERY = "paymentOrderBatchQry"
 
 #: Fields of a payout's data that field validation does not take (PROTOCOL.md §5).
 _NOT_VALIDATED = ("outTradeNo", "trade", "notifyUrl", "reference", "userId", "riskParams")
-_MAX_WINDOW = timedelta(days=1)
+_MAX_WINDOW = MAX_BATCH_WINDOW
 _MAX_PAGES_PER_WINDOW = 10_000
-_BATCH_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_BATCH_TIME_FORMAT = BATCH_TIME_FORMAT
 
 PayoutInput = PayoutRequest | Mapping[str, object]
 ValidationInput = FieldValidationRequest | PayoutRequest | Mapping[str, object]
@@ -188,23 +191,28 @@ class Payouts:
 
     async def reconcile(
         self, *, include_leased: bool = False, concurrency: int = 8
-    ) -> builtins.list[PayoutOrder]:
+    ) -> ReconcileReport:
         """Settle every payout the idempotency store holds as open (``CLAIMED``, ``SENT``,
         ``IN_DOUBT``) by querying the gateway.
 
-        Found: the journal adopts the order's state (forward only) and the order is returned.
-        ``ORDER_NOT_EXIST``: the record becomes re-sendable, so the next ``create()`` of that
-        ``outTradeNo`` sends it, under the same number. A query that fails leaves the record in
-        doubt for the next run. Records another live process is working on are skipped unless
-        ``include_leased`` is true: use that at start-up after a crash, when no other process
-        shares the journal.
+        Found, with the amount and currency that were sent: the journal adopts the order's state
+        (forward only) and the order is returned. Found with another amount or currency: reported
+        as a conflict, never adopted. ``ORDER_NOT_EXIST`` proves that no order exists only once the
+        client's ``absence_window`` has passed since the last moment a request may have left (an
+        order can become visible late); then the record becomes re-sendable (``report.absent``) and
+        the next ``create()`` of that ``outTradeNo`` sends it, under the same number. Before that,
+        and when a query fails or an answer is unsigned, the record stays in doubt for the next run
+        (``report.in_doubt``). Unreadable records are skipped and reported, never fatal. Records
+        another live process is working on are skipped unless ``include_leased`` is true: use that
+        at start-up after a crash, when no other process shares the journal.
 
         Returns:
-            The orders found, in no particular order.
+            A :class:`~payermax_async.resources.reconcile.ReconcileReport`: the list of orders found,
+            with ``absent``, ``in_doubt``, ``conflicts``, ``unreadable`` and ``skipped`` numbers.
         """
-        return await self._client._idempotency.reconcile(
-            self.retrieve, include_leased=include_leased, concurrency=concurrency
-        )
+        client = self._client
+        reconciler = Reconciler(client._idempotency, client.send)
+        return await reconciler.run(include_leased=include_leased, concurrency=concurrency)
 
     async def retrieve(self, out_trade_no: str, *, timeout: TimeoutInput = None) -> PayoutOrder:
         """Query one payout by its ``outTradeNo`` (``paymentOrderQry``).
@@ -330,8 +338,12 @@ class Payouts:
                 break
             try:
                 last = await _within(self.retrieve(out_trade_no), remaining)
-            except (TransportError, GatewayError, RateLimitError, asyncio.TimeoutError):
-                pass  # transient: try again at the next poll
+            except asyncio.TimeoutError:
+                pass  # this poll ran out of time: try again at the next one
+            except PayerMaxError as exc:
+                if not is_transient_read_failure(exc):
+                    raise
+                # transient: try again at the next poll
             else:
                 if last.is_final:
                     return last

@@ -10,7 +10,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import socket
 import traceback
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from decimal import Decimal
 
@@ -20,6 +23,7 @@ from ..errors import ConfigurationError, ValidationError, WebhookSignatureError
 from ..models._converter import mask
 from ..models.notifications import PayoutNotification
 from ..models.payouts import PayoutOrder, is_forward
+from ..stores.base import DeliveryOutcome
 from .dedupe import MemoryNotificationLedger, NotificationLedger
 from .verifier import WebhookVerifier
 
@@ -53,6 +57,8 @@ MISMATCH = _reply(400, "TRADE_MISMATCH", "amount or currency differs from the pa
 TOO_LARGE = _reply(413, "BODY_TOO_LARGE", "notification body is too large")
 NOT_ALLOWED = _reply(405, "METHOD_NOT_ALLOWED", "only POST is accepted")
 NOT_PROCESSED = _reply(500, "NOT_PROCESSED", "notification not processed; please retry")
+#: How long a receiver holds a payout's delivery slot in a shared journal if it dies delivering.
+_SLOT_SECONDS = 120.0
 
 
 class _Slot:
@@ -119,7 +125,7 @@ class NotificationReceiver:
         ConfigurationError: an argument has the wrong type.
     """
 
-    __slots__ = ("_callback", "_ledger", "_locks", "_verifier")
+    __slots__ = ("_callback", "_ledger", "_locks", "_owner", "_verifier")
 
     def __init__(
         self,
@@ -145,6 +151,8 @@ class NotificationReceiver:
             dedupe if dedupe is not None else MemoryNotificationLedger()
         )
         self._locks = _KeyedLocks()
+        # Who holds a delivery slot in a shared journal: this receiver, in this process.
+        self._owner = f"webhook:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
     @property
     def max_body_bytes(self) -> int:
@@ -186,7 +194,8 @@ class NotificationReceiver:
         order = notification.data
         out_trade_no = order.out_trade_no
         # One delivery per outTradeNo at a time in this process: two copies of one notification
-        # arriving together must not both reach the callback.
+        # arriving together must not both reach the callback (across hosts, the journal's delivery
+        # slot does the same; see _claim_slot).
         async with self._locks.hold(out_trade_no):
             expected = await self._ledger.expected_trade(out_trade_no)
             if expected is not None and not _matches(order, expected):
@@ -196,17 +205,27 @@ class NotificationReceiver:
                     mask(out_trade_no),
                 )
                 return MISMATCH
-            last = await self._ledger.last_notified(out_trade_no)
-            if not is_forward(last, order.status):
-                logger.debug(
-                    "notification for outTradeNo %s (%s after %s) acknowledged without delivery",
+            slot = await self._claim_slot(order)
+            if slot is DeliveryOutcome.BUSY:
+                logger.info(
+                    "notification for outTradeNo %s (%s) arrived while another receiver delivers "
+                    "this payout; answered 500 so PayerMax redelivers it later",
                     mask(out_trade_no),
                     order.status.value,
-                    last.value if last is not None else None,
+                )
+                return NOT_PROCESSED
+            if slot is DeliveryOutcome.DUPLICATE:
+                logger.debug(
+                    "notification for outTradeNo %s (%s) acknowledged without delivery: not newer "
+                    "than what was delivered",
+                    mask(out_trade_no),
+                    order.status.value,
                 )
                 return ACKNOWLEDGED
+            delivered = False
             try:
                 await self._callback(notification)
+                delivered = True
             except Exception as exc:
                 logger.error(
                     "on_notification raised %s for outTradeNo %s (status %s); answered 500 so "
@@ -217,11 +236,39 @@ class NotificationReceiver:
                     _frames(exc),
                 )
                 return NOT_PROCESSED
-            # Recorded only now: had the callback failed, the redelivery must reach it again.
-            await self._ledger.mark_notified(out_trade_no, order)
+            finally:
+                # Recorded only after the callback: had it failed, the redelivery must reach it.
+                await self._release_slot(order, delivered=delivered)
         logger.debug(
             "notification for outTradeNo %s (%s) delivered and acknowledged",
             mask(out_trade_no),
             order.status.value,
         )
         return ACKNOWLEDGED
+
+    async def _claim_slot(self, order: PayoutOrder) -> DeliveryOutcome:
+        """Decide, atomically in a shared journal, whether this status is delivered now.
+
+        A journal store checks "does it move the payout forward?" and takes the payout's delivery
+        slot in one step, so two hosts sharing it never deliver an older status after a newer one.
+        A plain ledger is checked here, under this process's lock.
+        """
+        begin = getattr(self._ledger, "begin_delivery", None)
+        if begin is not None:
+            outcome: DeliveryOutcome = await begin(
+                order.out_trade_no, order, owner=self._owner, lease_seconds=_SLOT_SECONDS
+            )
+            return outcome
+        last = await self._ledger.last_notified(order.out_trade_no)
+        return (
+            DeliveryOutcome.DELIVER if is_forward(last, order.status) else DeliveryOutcome.DUPLICATE
+        )
+
+    async def _release_slot(self, order: PayoutOrder, *, delivered: bool) -> None:
+        end = getattr(self._ledger, "end_delivery", None)
+        if end is not None:
+            await asyncio.shield(
+                end(order.out_trade_no, order, owner=self._owner, delivered=delivered)
+            )
+        elif delivered:
+            await self._ledger.mark_notified(order.out_trade_no, order)
