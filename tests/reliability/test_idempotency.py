@@ -16,7 +16,8 @@ from payermax_async.errors import (
     OrderNotFoundError,
     ValidationError,
 )
-from payermax_async.middleware.idempotency import IdempotencyMiddleware, fingerprint
+from payermax_async.middleware.idempotency import IdempotencyMiddleware
+from payermax_async.middleware.intent import PayoutIntent, fingerprint, legacy_fingerprint
 from payermax_async.middleware.retry import RetryMiddleware
 from payermax_async.resources.payouts import API_PAY, API_QUERY
 from payermax_async.stores import RecordState
@@ -38,12 +39,19 @@ def pay(amount: str = "10") -> Call:
     return Call.build(API_PAY, payout(KEY, amount), idempotency_key=KEY)
 
 
-async def test_fingerprint_ignores_key_order_but_not_values() -> None:
-    """The fingerprint is over canonical data: key order does not matter, an amount does."""
+async def test_fingerprint_ignores_key_order_and_amount_spelling_but_not_values() -> None:
+    """The fingerprint is over canonical data: key order and how an amount is written do not
+    matter ("10" is "10.00"), the amount's value does; it is versioned, and a v1 fingerprint an
+    earlier version wrote still identifies the same request."""
     assert fingerprint({"a": 1, "b": {"c": 2, "d": 3}}) == fingerprint(
         {"b": {"d": 3, "c": 2}, "a": 1}
     )
-    assert fingerprint(payout(KEY, "10")) != fingerprint(payout(KEY, "10.00"))
+    assert fingerprint(payout(KEY, "10")) == fingerprint(payout(KEY, "10.00"))
+    assert fingerprint(payout(KEY, "10")) != fingerprint(payout(KEY, "10.01"))
+    assert fingerprint(payout(KEY, "10")).startswith("v2:")
+    intent = PayoutIntent.of(KEY, payout(KEY, "10"))
+    assert intent.matches(legacy_fingerprint(payout(KEY, "10")))
+    assert not intent.matches(legacy_fingerprint(payout(KEY, "11")))
 
 
 async def test_accepted_payout_is_answered_from_the_journal() -> None:

@@ -18,6 +18,7 @@ from payermax_async import (
 )
 from payermax_async._testing_retry import fast_retry_policy
 from payermax_async.errors import ConnectError
+from payermax_async.testing import FakeClock
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
 from payermax_async.stores import RecordState
 from tests.reliability.conftest import payout
@@ -129,8 +130,10 @@ async def test_in_doubt_payout_is_settled_by_reconcile_and_never_resent(
 async def test_reconcile_makes_a_never_created_payout_re_sendable_under_the_same_number(
     gw: SandboxGateway,
 ) -> None:
-    """503 before commit + failing queries: in doubt; reconcile sees ORDER_NOT_EXIST; create sends it."""
-    store = MemoryStore()
+    """503 before commit + failing queries: in doubt; reconcile sees ORDER_NOT_EXIST, which proves
+    absence only once the absence window has passed; then create sends it under the same number."""
+    clock = FakeClock(start=1_800_000_000.0)
+    store = MemoryStore(clock=clock)
     gw.faults.add(Fault(FaultKind.HTTP_503_BEFORE_COMMIT, api=PAY, times=1))
     gw.faults.add(Fault(FaultKind.HTTP_503_BEFORE_COMMIT, api=QRY, times=2))
     async with PayerMaxClient(
@@ -138,7 +141,11 @@ async def test_reconcile_makes_a_never_created_payout_re_sendable_under_the_same
     ) as client:
         with pytest.raises(PayoutOutcomeUnknown):
             await client.payouts.create(payout("NEVER_0001"))
-        assert await client.payouts.reconcile() == []
+        early = await client.payouts.reconcile()
+        assert (list(early), early.in_doubt) == ([], ["NEVER_0001"])
+        clock.advance(601)
+        late = await client.payouts.reconcile()
+        assert (list(late), late.absent) == ([], ["NEVER_0001"])
         record = await store.get("NEVER_0001")
         assert record is not None
         assert (record.state, record.owner) == (RecordState.CLAIMED, None)

@@ -231,4 +231,5 @@ def test_fault_kind_accepts_its_name():
         FaultKind.SYSTEM_ERROR_BEFORE_COMMIT,
         FaultKind.RATE_LIMIT,
         FaultKind.REJECT,
+        FaultKind.UNSIGNED_ERROR,
     }

@@ -15,9 +15,16 @@ KEY = "PAYOUT_0001"
 FP = "a" * 64
 
 
-async def claim(store: JournalStore, owner: str = "A", fp: str = FP, lease: float = 60.0):  # type: ignore[no-untyped-def]
+async def claim(  # type: ignore[no-untyped-def]
+    store: JournalStore,
+    owner: str = "A",
+    fp: str = FP,
+    lease: float = 60.0,
+    amount: str = "10.50",
+    currency: str = "USD",
+):
     return await store.claim(
-        KEY, fp, owner=owner, lease_seconds=lease, amount="10.50", currency="USD"
+        KEY, fp, owner=owner, lease_seconds=lease, amount=amount, currency=currency
     )
 
 
@@ -116,10 +123,19 @@ async def test_in_doubt_records_are_open_and_taken_over_by_querying(store: Journ
     await store.mark_sent(KEY, owner="A")
     await store.record_in_doubt(KEY, owner="A", error="RequestTimeoutError")
     assert [r.out_trade_no for r in await store.open_records()] == [KEY]
-    assert (await claim(store, owner="B")).outcome is ClaimOutcome.QUERY_FIRST
-    # Reconcile saw ORDER_NOT_EXIST: re-sendable, and the next claim sends without a query.
-    await store.release(KEY, owner=None, error="ORDER_NOT_EXIST")
-    assert (await claim(store, owner="C")).outcome is ClaimOutcome.SEND
+    taken = await claim(store, owner="B")
+    assert taken.outcome is ClaimOutcome.QUERY_FIRST
+    assert taken.record.maybe_sent
+    # ORDER_NOT_EXIST before the absence window proves nothing: a release keeps it in doubt.
+    kept = await store.release(KEY, owner="B", error="ORDER_NOT_EXIST")
+    assert kept is not None
+    assert kept.state is RecordState.IN_DOUBT
+    assert (await claim(store, owner="C")).outcome is ClaimOutcome.QUERY_FIRST
+    # Absence proven (after the window): re-sendable, and the next claim sends without a query.
+    freed = await store.release(KEY, owner="C", error="ORDER_NOT_EXIST", proven_absent=True)
+    assert freed is not None
+    assert (freed.state, freed.maybe_sent) == (RecordState.CLAIMED, False)
+    assert (await claim(store, owner="D")).outcome is ClaimOutcome.SEND
 
 
 async def test_notification_for_unknown_number_blocks_a_resend(store: JournalStore) -> None:
@@ -137,7 +153,12 @@ async def test_notification_for_unknown_number_blocks_a_resend(store: JournalSto
     assert record is not None
     assert (record.fingerprint, record.state) == ("", RecordState.FINAL)
     assert await store.expected_trade(KEY) is None  # never learned from the notification itself
-    assert (await claim(store, owner="B")).outcome is ClaimOutcome.DONE
+    # Another amount under the number is another payout; the same amount, however written, is it.
+    assert (await claim(store, owner="B")).outcome is ClaimOutcome.CONFLICT
+    done = await claim(store, owner="B", amount="1.00")
+    assert done.outcome is ClaimOutcome.DONE
+    assert done.record.fingerprint == FP  # from now on the record stands for that request
+    assert (await claim(store, owner="C", fp="c" * 64, amount="1")).outcome is ClaimOutcome.CONFLICT
 
 
 async def test_notifications_only_move_forward(store: JournalStore) -> None:
@@ -159,3 +180,94 @@ async def test_concurrent_claims_have_one_winner(store: JournalStore) -> None:
     outcomes = [r.outcome for r in results]
     assert outcomes.count(ClaimOutcome.SEND) == 1
     assert outcomes.count(ClaimOutcome.BUSY) == 19
+
+
+async def test_maybe_sent_is_sticky_across_refusals_and_releases(store: JournalStore) -> None:
+    """Once in doubt, neither a signed refusal of a resend nor a "not sent" release proves absence:
+    both leave the record IN_DOUBT; only a proven absence makes it re-sendable, and a signed refusal
+    after that is definitive."""
+    await claim(store)
+    await store.mark_sent(KEY, owner="A")
+    await store.record_in_doubt(KEY, owner="A", error="RequestTimeoutError")
+    for owner, step in (
+        ("B", lambda: store.record_rejected(KEY, owner="B", code="BALANCE_INSUFFICIENT", error="x")),
+        ("C", lambda: store.release(KEY, owner="C", error="ConnectError")),
+    ):
+        assert (await claim(store, owner=owner)).outcome is ClaimOutcome.QUERY_FIRST
+        await store.mark_sent(KEY, owner=owner)
+        record = await step()
+        assert record is not None
+        assert (record.state, record.maybe_sent) == (RecordState.IN_DOUBT, True)
+    assert (await claim(store, owner="D")).outcome is ClaimOutcome.QUERY_FIRST
+    await store.mark_sent(KEY, owner="D", proven_absent=True)
+    refused = await store.record_rejected(KEY, owner="D", code="PARAMS_INVALID", error="x")
+    assert refused is not None
+    assert refused.state is RecordState.REJECTED
+    assert refused.is_known_absent()
+
+
+async def test_an_unsigned_refusal_never_settles(store: JournalStore) -> None:
+    """A refusal the gateway did not sign leaves the record IN_DOUBT even on a first send."""
+    await claim(store)
+    await store.mark_sent(KEY, owner="A")
+    record = await store.record_rejected(
+        KEY, owner="A", code="PARAMS_INVALID", error="x", verified=False
+    )
+    assert record is not None
+    assert (record.state, record.maybe_sent, record.error_code) == (
+        RecordState.IN_DOUBT,
+        True,
+        "PARAMS_INVALID",
+    )
+
+
+async def test_sent_until_marks_when_sending_stopped(store: JournalStore, clock: FakeClock) -> None:
+    """The absence window counts from the last moment a request may have left: the owner's own
+    give-up time, or the lease end of an owner that vanished."""
+    await claim(store, lease=100.0)
+    await store.mark_sent(KEY, owner="A", lease_seconds=100.0)
+    clock.advance(10)
+    record = await store.record_in_doubt(KEY, owner="A", error="RequestTimeoutError")
+    assert record is not None
+    assert record.sent_until == clock()
+    await claim(store, owner="B", lease=100.0)
+    await store.mark_sent(KEY, owner="B", lease_seconds=100.0)
+    lease_end = clock() + 100.0
+    clock.advance(101)  # B vanished while sending
+    taken = await claim(store, owner="C")
+    assert taken.outcome is ClaimOutcome.QUERY_FIRST
+    assert taken.record.sent_until == lease_end
+
+
+async def test_conflict_is_never_adopted_and_always_refused(store: JournalStore) -> None:
+    """A CONFLICT record ignores later facts about the number's order and refuses every claim."""
+    await claim(store)
+    await store.mark_sent(KEY, owner="A")
+    record = await store.record_conflict(KEY, owner="A", error="another amount")
+    assert record is not None
+    assert record.state is RecordState.CONFLICT
+    await store.record_result(KEY, {"outTradeNo": KEY, "tradeNo": "T1", "status": "SUCCESS"})
+    record = await store.get(KEY)
+    assert record is not None
+    assert record.state is RecordState.CONFLICT
+    assert (await claim(store, owner="B")).outcome is ClaimOutcome.CONFLICT
+    assert await store.open_records() == []
+
+
+async def test_a_delivery_slot_is_exclusive_across_connections(
+    store: JournalStore, clock: FakeClock
+) -> None:
+    """begin_delivery is one atomic check-and-hold: while one receiver delivers, another gets BUSY;
+    after it ends, an older status is a DUPLICATE and a newer one is delivered."""
+    success = PayoutOrder(out_trade_no=KEY, status=PayoutStatus.SUCCESS, trade_no="T1")
+    bounced = PayoutOrder(out_trade_no=KEY, status=PayoutStatus.BOUNCEBACK, trade_no="T1")
+    assert await store.begin_delivery(KEY, bounced, owner="h1", lease_seconds=60) == "DELIVER"
+    assert await store.begin_delivery(KEY, success, owner="h2", lease_seconds=60) == "BUSY"
+    await store.end_delivery(KEY, bounced, owner="h1", delivered=True)
+    assert await store.begin_delivery(KEY, success, owner="h2", lease_seconds=60) == "DUPLICATE"
+    assert await store.last_notified(KEY) is PayoutStatus.BOUNCEBACK
+    # A receiver that died holding the slot blocks others only until its lease lapses.
+    later = PayoutOrder(out_trade_no="OTHER_1", status=PayoutStatus.SUCCESS, trade_no="T2")
+    assert await store.begin_delivery("OTHER_1", later, owner="h1", lease_seconds=60) == "DELIVER"
+    clock.advance(61)
+    assert await store.begin_delivery("OTHER_1", later, owner="h2", lease_seconds=60) == "DELIVER"

@@ -237,9 +237,10 @@ async def test_wait_stops_on_order_not_found(
 ) -> None:
     """ORDER_NOT_EXIST is not transient: it ends the wait at once."""
     gateway_mock.post(QUERY_URL, body=b'{"code":"ORDER_NOT_EXIST","msg":"no"}', repeat=True)
-    with pytest.raises(OrderNotFoundError):
+    with pytest.raises(OrderNotFoundError) as caught:
         await client.payouts.wait_until_final("PO1", timeout=30, poll_interval=0.001)
     assert request_count(gateway_mock) == 1
+    assert caught.value.verified is False  # this answer carried no sign header
 
 
 async def test_wait_and_retrieve_validate_the_number(
