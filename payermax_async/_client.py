@@ -72,6 +72,7 @@ class PayerMaxClient:
         hooks: Hooks | None = None,
         absence_window: float = DEFAULT_ABSENCE_WINDOW,
     ) -> None:
+        self._closed = False  # first: repr() must work even if the checks below raise
         if not isinstance(config, PayerMaxConfig):  # untyped callers
             msg = f"config must be a PayerMaxConfig, not {type(config).__name__}"
             raise ConfigurationError(msg)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from ._journal import JournalStore
 from .base import (
     OPEN_STATES,
     Claim,
     ClaimOutcome,
+    DeliveryOutcome,
     IdempotencyStore,
+    OpenRecords,
     PayoutRecord,
     RecordState,
 )
@@ -18,8 +21,11 @@ __all__ = [
     "OPEN_STATES",
     "Claim",
     "ClaimOutcome",
+    "DeliveryOutcome",
     "IdempotencyStore",
+    "JournalStore",
     "MemoryStore",
+    "OpenRecords",
     "PayoutRecord",
     "RecordState",
     "RedisStore",

@@ -85,11 +85,15 @@ class SQLiteStore(JournalStore):
         # Runs on the store's thread only; the connection never crosses threads.
         if self._conn is None:
             conn = sqlite3.connect(self._path, isolation_level=None, timeout=self._busy_ms / 1000)
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            for statement in _SCHEMA:
-                conn.execute(statement)
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+            except BaseException:
+                conn.close()  # e.g. "database is locked" while another connection sets WAL up
+                raise
             self._conn = conn
         return self._conn
 

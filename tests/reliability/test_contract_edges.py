@@ -3,6 +3,7 @@ a corrupted journal and bad arguments all surface as PayerMaxError, and nothing 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -104,7 +105,7 @@ async def test_a_corrupted_journal_record_is_a_store_error(tmp_path: Path) -> No
         await store.claim(
             "bad_rec_1", "f" * 64, owner="o", lease_seconds=1, amount="10", currency="USD"
         )
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         tables = [
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         ]

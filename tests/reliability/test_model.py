@@ -23,6 +23,7 @@ release check runs ``PAYERMAX_MODEL_EXAMPLES=400 PAYERMAX_MODEL_STEPS=30`` (docs
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -405,7 +406,7 @@ class PayoutModel(RuleBasedStateMachine):
     @invariant()
     def statuses_reach_the_app_only_forward(self) -> None:
         for number, statuses in self.delivered.items():
-            for earlier, later in zip(statuses, statuses[1:], strict=False):
+            for earlier, later in itertools.pairwise(statuses):
                 assert is_forward(earlier, later), (number, statuses)
 
     # ------------------------------------------------------------------------------ the end
@@ -417,7 +418,8 @@ class PayoutModel(RuleBasedStateMachine):
             self.run(self.gw.flush_late_commits())
             self.clock.advance(WINDOW + self._lease() + 1)
             report = self.run(self.clients[0].payouts.reconcile(include_leased=True))
-            assert not report.in_doubt and not report.unreadable, report
+            assert not report.in_doubt, report
+            assert not report.unreadable, report
             for number in report.absent:
                 assert number not in self.gw.ledger.orders or number in self.foreign
             self.nothing_said_absent_exists()
@@ -429,8 +431,10 @@ class PayoutModel(RuleBasedStateMachine):
                 assert record.state not in MAYBE_SENT_STATES, record
                 if record.state is RecordState.CONFLICT or number in self.foreign:
                     assert number in self.foreign, record
-                    assert record.state is RecordState.CONFLICT or record.is_known_absent() or (
-                        record.state in KNOWN_STATES and not record.fingerprint
+                    assert (
+                        record.state is RecordState.CONFLICT
+                        or record.is_known_absent()
+                        or (record.state in KNOWN_STATES and not record.fingerprint)
                     ), record
                 elif number in self.gw.ledger.orders:
                     assert record.state in KNOWN_STATES, record

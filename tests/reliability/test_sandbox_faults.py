@@ -18,9 +18,9 @@ from payermax_async import (
 )
 from payermax_async._testing_retry import fast_retry_policy
 from payermax_async.errors import ConnectError
-from payermax_async.testing import FakeClock
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
 from payermax_async.stores import RecordState
+from payermax_async.testing import FakeClock
 from tests.reliability.conftest import payout
 
 PAY = "paymentOrderPay"

@@ -190,7 +190,10 @@ async def test_maybe_sent_is_sticky_across_refusals_and_releases(store: JournalS
     await store.mark_sent(KEY, owner="A")
     await store.record_in_doubt(KEY, owner="A", error="RequestTimeoutError")
     for owner, step in (
-        ("B", lambda: store.record_rejected(KEY, owner="B", code="BALANCE_INSUFFICIENT", error="x")),
+        (
+            "B",
+            lambda: store.record_rejected(KEY, owner="B", code="BALANCE_INSUFFICIENT", error="x"),
+        ),
         ("C", lambda: store.release(KEY, owner="C", error="ConnectError")),
     ):
         assert (await claim(store, owner=owner)).outcome is ClaimOutcome.QUERY_FIRST
