@@ -19,7 +19,7 @@ import tracemalloc
 from typing import Any
 
 from payermax_async import PayerMaxClient
-from payermax_async._chain import Call, Handler, Reply
+from payermax_async.pipeline.chain import Call, Handler, Reply
 
 from ._common import Gateway, payout, unique
 

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from payermax_async import RsaSigner, Signer, generate_keypair
-from payermax_async.process_signer import ProcessPoolSigner
+from payermax_async.signing.process import ProcessPoolSigner
 
 #: How many signatures are awaited at once: like a client with this many payouts in flight.
 IN_FLIGHT = 64

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from ._client import PayerMaxClient
 from ._config import Environment, PayerMaxConfig
-from ._keys import KeyPair, generate_keypair
 from ._version import __version__ as __version__
 from .errors import (
     APIError,
@@ -33,6 +32,7 @@ from .models import (
     PayoutStatus,
 )
 from .signing import RsaSigner, RsaVerifier, Signer
+from .signing.keys import KeyPair, generate_keypair
 from .stores import IdempotencyStore, MemoryStore, RedisStore, SQLiteStore
 from .webhooks import WebhookVerifier
 

@@ -8,17 +8,21 @@ from types import TracebackType
 
 import aiohttp
 
-from ._chain import Call, Middleware, Reply, build_chain
 from ._config import PayerMaxConfig, check_base_url
-from ._envelope import EnvelopeWriter
-from ._transport import DEFAULT_TIMEOUT, AiohttpTransport
-from .errors import ClientClosedError, ConfigurationError
+from .errors import ClientClosedError, ConfigurationError, ValidationError
 from .middleware.hooks import Hooks, HooksMiddleware
 from .middleware.idempotency import DEFAULT_ABSENCE_WINDOW, IdempotencyMiddleware
 from .middleware.logging import LoggingMiddleware
-from .middleware.retry import RetryMiddleware, RetryPolicy
+from .middleware.policy import RetryPolicy
+from .middleware.retry import RetryMiddleware
 from .middleware.signing import SigningMiddleware
-from .resources.payouts import Payouts, TimeoutInput, as_client_timeout
+from .pipeline.chain import Call, Middleware, Reply, Scope, build_chain, scope_of
+from .pipeline.transport import DEFAULT_TIMEOUT, AiohttpTransport
+from .protocol.apis import API_PAY
+from .protocol.envelope import EnvelopeWriter
+from .resources.inputs import TimeoutInput, as_client_timeout
+from .resources.lookup import query_payout
+from .resources.payouts import Payouts
 from .signing import RsaSigner, Signer
 from .stores.base import IdempotencyStore
 from .stores.memory import MemoryStore
@@ -46,8 +50,9 @@ class PayerMaxClient:
         session: an ``aiohttp.ClientSession`` to borrow (the client never closes it).
         middlewares: extra middlewares, run between the reliability layer and signing (logging,
             metrics, hooks): ``async def mw(call, next) -> Reply``, once per attempt. One whose
-            ``layer`` attribute is ``"operation"`` runs once per operation instead, outside the
-            journal and the retry layer (e.g. :mod:`payermax_async.telemetry`'s operation span).
+            ``scope`` is :attr:`~payermax_async.pipeline.Scope.OPERATION` runs once per operation
+            instead, outside the journal and the retry layer (e.g. :mod:`payermax_async.telemetry`'s
+            operation span).
         hooks: ``on_request`` / ``on_response`` / ``on_retry`` / ``on_give_up`` callbacks for metrics.
         absence_window: seconds after the last moment a payout request may have left before the
             gateway's ``ORDER_NOT_EXIST`` counts as proof that no order exists (default 600: PayerMax
@@ -73,18 +78,10 @@ class PayerMaxClient:
         absence_window: float = DEFAULT_ABSENCE_WINDOW,
     ) -> None:
         self._closed = False  # first: repr() must work even if the checks below raise
-        if not isinstance(config, PayerMaxConfig):  # untyped callers
-            msg = f"config must be a PayerMaxConfig, not {type(config).__name__}"
-            raise ConfigurationError(msg)
+        _check_arguments(config, store, retry, absence_window)
         self.config = config
-        self._signer: Signer = signer if signer is not None else RsaSigner(config.private_key)
-        if (
-            isinstance(absence_window, bool)
-            or not isinstance(absence_window, int | float)
-            or not 0 <= absence_window < math.inf
-        ):
-            msg = "absence_window must be a non-negative number of seconds"
-            raise ConfigurationError(msg)
+        self.store: IdempotencyStore = store if store is not None else MemoryStore()
+        self.retry: RetryPolicy = retry if retry is not None else RetryPolicy()
         client_timeout = as_client_timeout(timeout) or DEFAULT_TIMEOUT
         self._transport = AiohttpTransport(
             check_base_url(config.gateway_url),
@@ -92,57 +89,54 @@ class PayerMaxClient:
             session=session,
             timeout=client_timeout,
         )
-        writer = EnvelopeWriter(
-            app_id=config.app_id,
-            merchant_no=config.merchant_no,
-            version=config.api_version,
-            key_version=config.key_version,
-        )
-        if store is not None and not isinstance(store, IdempotencyStore):
-            msg = f"store must implement IdempotencyStore, not {type(store).__name__}"
-            raise ConfigurationError(msg)
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            msg = f"retry must be a RetryPolicy, not {type(retry).__name__}"
-            raise ConfigurationError(msg)
-        self.store: IdempotencyStore = store if store is not None else MemoryStore()
-        self.retry: RetryPolicy = retry if retry is not None else RetryPolicy()
-        hooks = hooks or Hooks()
         # A claim must outlive its owner's worst case, else another process could take it over
         # while the owner still works: no attempt starts after the deadline, but the last one may
         # run a whole timeout and its settling query another (a heartbeat covers anything longer).
         total = client_timeout.total or 0.0
         self._idempotency = IdempotencyMiddleware(
             self.store,
+            lookup=query_payout,
             lease_seconds=self.retry.deadline + 2 * total + 30.0,
             absence_window=float(absence_window),
             default_timeout=total,
         )
-        self._retry = RetryMiddleware(self.retry, hooks=hooks)
-        # The onion, outermost first; a payout goes in at the top:
-        #   IdempotencyMiddleware  claim outTradeNo (committed) before any byte leaves; single-flight;
-        #                          record the outcome; nothing else above it may retry a payout
-        #   RetryMiddleware        one logical call → bounded attempts, each classified; unknown
-        #                          outcome ⇒ paymentOrderQry, never a blind resend
-        #   user middlewares       run once per attempt
-        #   LoggingMiddleware      per-attempt DEBUG records (redacted), latency
-        #   HooksMiddleware        on_request / on_response per attempt
-        #   SigningMiddleware      fresh requestTime, envelope bytes, sign header (innermost)
-        #   AiohttpTransport       POST the bytes, verify the response sign
-        #   (a middleware marked ``layer = "operation"`` goes above all of these instead)
-        outer = [m for m in middlewares if getattr(m, "layer", None) == "operation"]
-        inner = [m for m in middlewares if getattr(m, "layer", None) != "operation"]
-        chain: list[Middleware] = [
+        hooks = hooks or Hooks()
+        self._retry = RetryMiddleware(self.retry, lookup=query_payout, hooks=hooks)
+        signing = SigningMiddleware(
+            signer if signer is not None else RsaSigner(config.private_key), _writer(config)
+        )
+        self._handler = build_chain(self._onion(middlewares, hooks, signing), self._transport)
+        self.payouts = Payouts(self._dispatch, self._idempotency)
+
+    def _onion(
+        self, middlewares: Sequence[Middleware], hooks: Hooks, signing: SigningMiddleware
+    ) -> list[Middleware]:
+        """The chain, outermost first; a payout goes in at the top (docs/architecture.md):
+
+        ============================  ==========================================================
+        per-operation middlewares     ``scope = Scope.OPERATION`` (e.g. the telemetry span)
+        IdempotencyMiddleware         claim outTradeNo (committed) before any byte leaves;
+                                      single-flight; record the outcome
+        RetryMiddleware               bounded attempts, each classified; an unknown outcome is
+                                      settled by a query, never by a blind resend
+        per-attempt middlewares       yours
+        LoggingMiddleware             per-attempt DEBUG records (redacted), latency
+        HooksMiddleware               on_request / on_response per attempt
+        SigningMiddleware             fresh requestTime, envelope bytes, sign header
+        AiohttpTransport              POST the bytes, verify the response sign
+        ============================  ==========================================================
+        """
+        outer = [m for m in middlewares if scope_of(m) is Scope.OPERATION]
+        inner = [m for m in middlewares if scope_of(m) is not Scope.OPERATION]
+        return [
             *outer,
             self._idempotency,
             self._retry,
             *inner,
             LoggingMiddleware(),
             HooksMiddleware(hooks),
-            SigningMiddleware(self._signer, writer),
+            signing,
         ]
-        self._handler = build_chain(chain, self._transport)
-        self._closed = False
-        self.payouts = Payouts(self)
 
     @property
     def closed(self) -> bool:
@@ -150,7 +144,15 @@ class PayerMaxClient:
         return self._closed
 
     async def send(self, call: Call) -> Reply:
-        """Send a call through the whole chain. Resources use this; most users never need it."""
+        """Send a call through the whole chain. Resources use this; most users never need it.
+
+        Raises:
+            ValidationError: a ``paymentOrderPay`` call without its ``outTradeNo`` as the
+                idempotency key (it would bypass the journal); use ``payouts.create()``.
+        """
+        if call.api == API_PAY and not call.idempotency_key:
+            msg = "a payout needs its outTradeNo as the idempotency key; use payouts.create()"
+            raise ValidationError(msg, field="outTradeNo")
         return await self._dispatch(call)
 
     def _dispatch(self, call: Call) -> Awaitable[Reply]:
@@ -183,3 +185,32 @@ class PayerMaxClient:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"PayerMaxClient(merchant_no={self.config.merchant_no!r}, {state})"
+
+
+def _check_arguments(config: object, store: object, retry: object, absence_window: object) -> None:
+    """Refuse arguments of the wrong kind at once (untyped callers), naming the argument."""
+    if not isinstance(config, PayerMaxConfig):
+        msg = f"config must be a PayerMaxConfig, not {type(config).__name__}"
+        raise ConfigurationError(msg)
+    if store is not None and not isinstance(store, IdempotencyStore):
+        msg = f"store must implement IdempotencyStore, not {type(store).__name__}"
+        raise ConfigurationError(msg)
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        msg = f"retry must be a RetryPolicy, not {type(retry).__name__}"
+        raise ConfigurationError(msg)
+    if (
+        isinstance(absence_window, bool)
+        or not isinstance(absence_window, int | float)
+        or not 0 <= absence_window < math.inf
+    ):
+        msg = "absence_window must be a non-negative number of seconds"
+        raise ConfigurationError(msg)
+
+
+def _writer(config: PayerMaxConfig) -> EnvelopeWriter:
+    return EnvelopeWriter(
+        app_id=config.app_id,
+        merchant_no=config.merchant_no,
+        version=config.api_version,
+        key_version=config.key_version,
+    )

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import attrs
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ._keys import KeyMaterial, load_private_key
 from .errors import ConfigurationError
 from .signing import RsaVerifier
+from .signing.keys import KeyMaterial, load_private_key
 
 __all__ = ["Environment", "PayerMaxConfig", "check_base_url", "is_loopback_host", "key_from_env"]
 

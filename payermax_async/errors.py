@@ -33,6 +33,8 @@ their last four characters.
 
 from __future__ import annotations
 
+from ._redact import redact_text
+
 __all__ = [
     "REJECTION_CODES",
     "APIError",
@@ -162,8 +164,6 @@ class APIError(PayerMaxError):
     ) -> None:
         # The gateway's text can echo a field's value back; what ends up in logs and tracebacks is
         # masked like every other message of this SDK (``.msg`` keeps the text as received).
-        from .middleware.logging import redact_text
-
         super().__init__(f"{code}: {redact_text(msg)}" if msg else code)
         self.code = code
         self.msg = msg

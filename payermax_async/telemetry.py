@@ -40,8 +40,8 @@ Metric attributes never include ``outTradeNo`` (unbounded cardinality).
 
 **Why middlewares.** ``PayerMaxClient(middlewares=...)`` already exists, so enabling telemetry needs
 no new client argument. A per-operation span must sit outside the journal and the retry layer; the
-client places a middleware whose ``layer`` attribute is ``"operation"`` there, and every other one
-inside the retry layer, once per attempt. :attr:`Telemetry.middlewares` holds one of each.
+client places a middleware whose ``scope`` is :attr:`~payermax_async.pipeline.Scope.OPERATION` there,
+and every other one inside the retry layer, once per attempt. :attr:`Telemetry.middlewares` holds one of each.
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ._chain import Call, Handler, Middleware, Reply
+from ._redact import redact_text
 from ._version import __version__
 from .errors import APIError, ConfigurationError, OrderNotFoundError, PayoutOutcomeUnknown
-from .middleware.logging import redact_text
-from .resources.payouts import API_BATCH_QUERY, API_PAY, API_QUERY, API_VALIDATE
+from .pipeline.chain import Call, Handler, Middleware, Reply, Scope
+from .protocol.apis import API_BATCH_QUERY, API_PAY, API_QUERY, API_VALIDATE
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -176,8 +176,8 @@ class _OperationSpans:
     """One span per operation, outside the journal and the retry layer."""
 
     __slots__ = ("_telemetry",)
-    #: Tells the client to place this middleware outside the retry layer.
-    layer = "operation"
+    #: Tells the client to place this middleware outside the journal and the retry layer.
+    scope = Scope.OPERATION
 
     def __init__(self, telemetry: Telemetry) -> None:
         self._telemetry = telemetry

@@ -15,7 +15,7 @@ from payermax_async import KeyPair, PayerMaxConfig, generate_keypair
 from payermax_async.signing import RsaSigner
 from tests._compat import AIOHTTP_NEEDS_STREAM_WRITER, CompatClientResponse
 
-REFERENCE = Path(__file__).resolve().parent / "data"
+REFERENCE = Path(__file__).resolve().parent / "data"  # also in tests.support.reference
 
 
 @pytest.fixture(scope="session")

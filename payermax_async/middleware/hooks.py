@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from .._chain import Call, Handler, Reply
-from .logging import logger, outcome_of, redact_text
+from .._redact import redact_text
+from ..pipeline.chain import Call, Handler, Reply
+from .logging import logger, outcome_of
 
 __all__ = ["HookEvent", "Hooks", "HooksMiddleware"]
 

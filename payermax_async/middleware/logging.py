@@ -1,109 +1,22 @@
-"""Logging of the request chain, and the single redaction point for everything that is logged.
+"""Logging of the request chain.
 
 One logger, ``payermax_async``. Every record carries structured ``extra`` fields: ``api``,
 ``out_trade_no``, ``attempt``, ``outcome`` (the outcome class) and ``latency`` (seconds). Payee data
-never reaches a log record: :func:`redact` masks it in mappings, :func:`redact_text` in free text, and
-``sign`` values and key material are dropped entirely.
+never reaches a log record: everything logged passes through :mod:`payermax_async._redact`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable
 
-from .._chain import Call, Handler, Reply
+from .._redact import redact, redact_text
+from ..pipeline.chain import Call, Handler, Reply
 
-__all__ = ["LoggingMiddleware", "logger", "outcome_of", "redact", "redact_text"]
+__all__ = ["LoggingMiddleware", "logger", "outcome_of"]
 
 logger = logging.getLogger("payermax_async")
-
-#: Fields (wire names, case-insensitive) whose values identify a person or an account: masked to
-#: their last four characters.
-_PERSONAL = frozenset(
-    name.lower()
-    for name in (
-        "accountNo",
-        "corAccountNo",
-        "checkDigit",
-        "firstName",
-        "middleName",
-        "lastName",
-        "fullName",
-        "payeePhone",
-        "email",
-        "notifyEmail",
-        "notifyPhone",
-        "documentId",
-        "birthDate",
-        "address",
-        "registerName",
-        "registerNo",
-        "nickName",
-        "thirdAccountNo",
-        "bindEmail",
-        "bindPhoneNo",
-        "taxId",
-        "redeemCode",
-        "userId",
-        "payerId",
-    )
-)
-#: Fields whose values are secrets: never emitted, not even in part.
-_SECRET = frozenset(
-    name.lower()
-    for name in ("sign", "signature", "privateKey", "merchantPrivateKey", "key", "password")
-)
-#: Fields that are the merchant's own identifiers or amounts: logged as they are.
-_PLAIN = frozenset(
-    name.lower()
-    for name in ("outTradeNo", "tradeNo", "amount", "currency", "status", "subStatus", "country")
-)
-_MASKED = "****"
-_EMAIL = re.compile(r"[^\s@\"',;:<>()\[\]{}]+@[^\s@\"',;:<>()\[\]{}]+")
-# Long runs of digits (account, phone and document numbers; separators allowed).
-_DIGITS = re.compile(r"\+?\d(?:[\d \-]{4,}\d)")
-# base64 blobs of key or signature size.
-_BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{40,}")
-
-
-def _mask(value: object) -> str:
-    text = str(value)
-    return _MASKED if len(text) <= 4 else f"…{text[-4:]}"
-
-
-def redact_text(text: str) -> str:
-    """Mask emails, long digit runs and key- or signature-sized base64 blobs in free text."""
-    text = _BLOB.sub("[redacted]", text)
-    text = _EMAIL.sub(lambda m: _mask(m.group(0)), text)
-    return _DIGITS.sub(lambda m: _mask(m.group(0)), text)
-
-
-def redact(value: object) -> object:
-    """A copy of ``value`` (mappings, lists, scalars) safe to log: personal fields masked to their
-    last four characters, secrets removed, free text passed through :func:`redact_text`."""
-    if isinstance(value, Mapping):
-        safe: dict[str, object] = {}
-        for key, item in value.items():
-            name = str(key)
-            lowered = name.lower()
-            if lowered in _SECRET:
-                safe[name] = "[redacted]"
-            elif lowered in _PLAIN and isinstance(item, str | int):
-                safe[name] = item
-            elif (lowered in _PERSONAL or lowered == "name") and not isinstance(
-                item, Mapping | list
-            ):
-                safe[name] = _mask(item) if item not in (None, "") else item
-            else:
-                safe[name] = redact(item)
-        return safe
-    if isinstance(value, list | tuple):
-        return [redact(item) for item in value]
-    if isinstance(value, str):
-        return redact_text(value)
-    return value
 
 
 def outcome_of(error: BaseException | None) -> str:

@@ -26,9 +26,8 @@ from collections.abc import Awaitable, Callable
 import attrs
 import tenacity
 
-from .._chain import Call, Handler, Reply
+from .._redact import last4, redact_text
 from ..errors import (
-    ConfigurationError,
     InvalidResponseError,
     PayerMaxError,
     RateLimitError,
@@ -36,106 +35,16 @@ from ..errors import (
     RequestTimeSkewError,
 )
 from ..models.payouts import PayoutStatus
-from ..protocol.apis import API_PAY, API_QUERY
+from ..pipeline.chain import Call, Handler, Reply
+from ..stores._journal import order_fact
+from .backoff import Backoff
 from .hooks import HookEvent, Hooks
-from .logging import logger, redact_text
+from .logging import logger
 from .outcomes import Outcome, classify, is_transient_read_failure, outcome_unknown
-from .settle import check_same_payout, lookup
+from .policy import Clock, RetryBudget, RetryPolicy, Sleep
+from .settle import PayoutLookup, check_same_payout
 
-__all__ = [
-    "Outcome",
-    "RetryBudget",
-    "RetryMiddleware",
-    "RetryPolicy",
-    "check_pay_reply",
-    "classify",
-    "outcome_unknown",
-]
-
-Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], float]
-
-
-def _positive(name: str, value: float, *, allow_zero: bool = True) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        msg = f"RetryPolicy.{name} must be a number"
-        raise ConfigurationError(msg)
-    if value < 0 or (value == 0 and not allow_zero):
-        msg = f"RetryPolicy.{name} must be {'positive' if not allow_zero else 'non-negative'}"
-        raise ConfigurationError(msg)
-
-
-@attrs.frozen
-class RetryPolicy:
-    """How hard the client tries before giving up. All times in seconds.
-
-    Args:
-        max_attempts: sends of one request at most (a payout's resolving queries have their own,
-            equal allowance). ``1`` turns retries off.
-        backoff_base: the first backoff window; window ``n`` is ``backoff_base * 2**(n-1)``, and the
-            delay is drawn uniformly from it (full jitter).
-        backoff_max: the largest backoff window.
-        deadline: no new attempt starts this long after the call began.
-        retry_after_max: the most a ``Retry-After`` hint can make us wait.
-        time_skew_retries: re-signed retries after ``REQ_TIME_OVER_TIME`` before it is surfaced.
-        budget: tokens in the client's retry bucket; a retry costs ``retry_cost`` (``timeout_cost``
-            after a timeout), a success refunds what it spent or adds one token.
-        retry_cost: tokens per retry.
-        timeout_cost: tokens per retry after a timeout.
-        sleep: the coroutine used to wait (tests inject a fake one).
-        clock: a monotonic clock (tests inject a fake one).
-
-    Raises:
-        ConfigurationError: a value is out of range.
-    """
-
-    max_attempts: int = 5
-    backoff_base: float = 0.5
-    backoff_max: float = 10.0
-    deadline: float = 60.0
-    retry_after_max: float = 30.0
-    time_skew_retries: int = 2
-    budget: int = 500
-    retry_cost: int = 5
-    timeout_cost: int = 10
-    sleep: Sleep | None = attrs.field(default=None, eq=False, repr=False)
-    clock: Clock | None = attrs.field(default=None, eq=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
-            msg = "RetryPolicy.max_attempts must be an integer"
-            raise ConfigurationError(msg)
-        if self.max_attempts < 1:
-            msg = "RetryPolicy.max_attempts must be at least 1"
-            raise ConfigurationError(msg)
-        for name in ("backoff_base", "backoff_max", "retry_after_max"):
-            _positive(name, getattr(self, name))
-        _positive("deadline", self.deadline, allow_zero=False)
-        for name in ("time_skew_retries", "budget", "retry_cost", "timeout_cost"):
-            _positive(name, getattr(self, name))
-
-
-class RetryBudget:
-    """A token bucket shared by every call of one client (botocore's retry quota).
-
-    A retry takes tokens; when the bucket is empty no retry happens, the call fails fast. A success
-    puts back what its call took, or one token if it needed no retry.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.tokens = capacity
-
-    def acquire(self, cost: int) -> bool:
-        """Take ``cost`` tokens if there are enough."""
-        if cost > self.tokens:
-            return False
-        self.tokens -= cost
-        return True
-
-    def refund(self, spent: int) -> None:
-        """A call succeeded: return what it spent, or one token if it spent nothing."""
-        self.tokens = min(self.capacity, self.tokens + (spent or 1))
+__all__ = ["RetryBudget", "RetryMiddleware", "RetryPolicy", "check_pay_reply"]
 
 
 class _Again(Exception):
@@ -177,28 +86,29 @@ class RetryMiddleware:
         hooks: ``on_retry`` / ``on_give_up`` callbacks.
     """
 
-    def __init__(self, policy: RetryPolicy, *, hooks: Hooks | None = None) -> None:
+    def __init__(
+        self, policy: RetryPolicy, *, lookup: PayoutLookup, hooks: Hooks | None = None
+    ) -> None:
         self.policy = policy
         self.budget = RetryBudget(policy.budget)
+        self._lookup_payout = lookup
         self._hooks = hooks or Hooks()
         self._sleep: Sleep = policy.sleep or asyncio.sleep
         self._clock: Clock = policy.clock or time.monotonic
-        self._jitter = tenacity.wait_random_exponential(
-            multiplier=policy.backoff_base, max=policy.backoff_max
-        )
+        self._backoff = Backoff(first=policy.backoff_base, cap=policy.backoff_max, jitter=True)
 
     async def __call__(self, call: Call, next_handler: Handler) -> Reply:
         # A payout that may already exist (an earlier call may have sent it) starts "maybe sent":
         # no refusal or "not sent" in this call can then prove that there is no order.
         ctx = _Ctx(call=call, started=self._clock(), maybe_sent=call.may_exist)
-        if call.api == API_PAY and call.idempotency_key is not None:
+        if call.idempotency_key is not None:  # a payout: the journal layer set its number
             return await self._pay(call, next_handler, ctx)
         return await self._read(call, next_handler, ctx)
 
     # ------------------------------------------------------------------------------- the loop
 
     def _delay(self, ctx: _Ctx, state: tenacity.RetryCallState) -> float:
-        delay = float(self._jitter(state))
+        delay = self._backoff.pause(state.attempt_number)
         error = _cause(state)
         if isinstance(error, RateLimitError) and error.retry_after is not None:
             delay = max(delay, min(error.retry_after, self.policy.retry_after_max))
@@ -403,7 +313,7 @@ class RetryMiddleware:
             return await self._read(query, next_handler, query_ctx)
 
         try:
-            found = await lookup(send, key, timeout=call.timeout)
+            found = await self._lookup_payout(send, key, call.timeout)
         except PayerMaxError as exc:
             raise _Unresolved(exc) from exc
         finally:
@@ -414,12 +324,10 @@ class RetryMiddleware:
         amount = trade.get("amount") if isinstance(trade, dict) else None
         currency = trade.get("currency") if isinstance(trade, dict) else None
         check_same_payout(key, amount, currency, found.order)
-        order = found.order
-        data: dict[str, object] = {"outTradeNo": order.out_trade_no, "status": order.status.value}
-        if order.trade_no:
-            data["tradeNo"] = order.trade_no
+        fact = order_fact(found.order)
+        data = {k: v for k, v in fact.items() if k != "trade"}
         assert found.reply is not None
-        return attrs.evolve(found.reply, api=API_PAY, msg=f"settled by {API_QUERY}", data=data)
+        return attrs.evolve(found.reply, api=call.api, msg="settled by a query", data=data)
 
 
 def _cause(state: tenacity.RetryCallState) -> PayerMaxError | None:
@@ -451,7 +359,7 @@ def check_pay_reply(call: Call, reply: Reply) -> None:
     data = reply.data or {}
     status = data.get("status", PayoutStatus.PENDING.value)
     if data.get("outTradeNo") != key or not isinstance(status, str) or status not in _STATUS_VALUES:
-        msg = f"{API_PAY} answer for …{(key or '')[-4:]} lacks our outTradeNo or a known status"
+        msg = f"{call.api} answer for {last4(key or '')} lacks our outTradeNo or a known status"
         raise InvalidResponseError(msg, http_status=reply.http_status)
 
 

@@ -1,33 +1,29 @@
 """Settling a payout whose outcome is unknown: ask the gateway, and check what it says.
 
-Every path that learns an order from the gateway goes through here (the retry layer after an unclear
-attempt or ``ORDER_REPEAT``, the journal layer before resending a maybe-sent payout, and
-``reconcile()``), so the rules are applied once:
+The journal and retry layers do not build queries themselves: the client gives them a
+:data:`PayoutLookup` (the resource layer's ``query_payout``). What they do with its answer is decided
+here, once, for every path that learns an order from the gateway (after an unclear attempt or
+``ORDER_REPEAT``, before resending a maybe-sent payout, in ``reconcile()``):
 
-* only a **signed** ``ORDER_NOT_EXIST`` counts as "not found"; an unsigned one proves nothing;
-* the order found must name our number, and its amount (as a number) and currency must equal what
-  was sent; otherwise the number holds another payout (:class:`IdempotencyConflictError`).
+* only a **signed** ``ORDER_NOT_EXIST`` counts as "not found" (the lookup raises on an unsigned one);
+* the order found must be the payout asked for: its amount (as a number) and currency must equal what
+  was sent, or the number holds another payout (:class:`IdempotencyConflictError`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import attrs
 
-from .._chain import Call, Reply
-from ..errors import (
-    IdempotencyConflictError,
-    InvalidResponseError,
-    OrderNotFoundError,
-    ValidationError,
-)
-from ..models._converter import structure
+from .._redact import last4
+from ..errors import IdempotencyConflictError
 from ..models.payouts import PayoutOrder
-from ..protocol.apis import API_QUERY
+from ..pipeline.chain import Call, Reply
 from ..stores._journal import same_amount
 
-__all__ = ["Lookup", "check_same_payout", "lookup"]
+__all__ = ["Lookup", "PayoutLookup", "Send", "check_same_payout"]
 
 Send = Callable[[Call], Awaitable[Reply]]
 
@@ -45,30 +41,9 @@ class Lookup:
     reply: Reply | None = None
 
 
-async def lookup(send: Send, out_trade_no: str, *, timeout: object = None) -> Lookup:
-    """Query ``out_trade_no`` through ``send`` and parse the answer.
-
-    Raises:
-        OrderNotFoundError: an **unsigned** ``ORDER_NOT_EXIST`` (it proves nothing: the caller must
-            treat it as a failed query).
-        InvalidResponseError: the answer is not an order for this number.
-        PayerMaxError: the query failed otherwise.
-    """
-    query = Call.build(API_QUERY, {"outTradeNo": out_trade_no}, timeout=timeout)  # type: ignore[arg-type]
-    try:
-        reply = await send(query)
-    except OrderNotFoundError as exc:
-        if not exc.verified:
-            raise
-        return Lookup(None)
-    try:
-        order = structure(reply.data, PayoutOrder, what=f"{API_QUERY} data")
-    except ValidationError as exc:  # the answer is not an order
-        raise InvalidResponseError(str(exc), http_status=reply.http_status) from None
-    if order.out_trade_no != out_trade_no:
-        msg = f"{API_QUERY} for …{out_trade_no[-4:]} answered with another outTradeNo"
-        raise InvalidResponseError(msg, http_status=reply.http_status)
-    return Lookup(order, reply)
+#: Queries one payout through ``send``: ``await lookup(send, out_trade_no, timeout)``. Raises on a
+#: failed query, including an unsigned ``ORDER_NOT_EXIST``.
+PayoutLookup = Callable[[Send, str, "aiohttp.ClientTimeout | None"], Awaitable[Lookup]]
 
 
 def check_same_payout(
@@ -90,7 +65,7 @@ def check_same_payout(
     )
     if not same:
         msg = (
-            f"outTradeNo …{out_trade_no[-4:]} already holds another payout at PayerMax (another "
+            f"outTradeNo {last4(out_trade_no)} already holds another payout at PayerMax (another "
             "amount or currency); this request was not sent and that order was not adopted. "
             "Find out who used the number before paying this intent under any number"
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-from .._chain import Call, Handler, Reply
-from .._envelope import EnvelopeWriter
 from ..errors import PayerMaxError, TransportError
+from ..pipeline.chain import Call, Handler, Reply
+from ..protocol.envelope import EnvelopeWriter
 from ..signing import Signer
 
 __all__ = ["SigningMiddleware"]

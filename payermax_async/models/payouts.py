@@ -14,7 +14,8 @@ from typing import Any
 
 import attrs
 
-from ._converter import mask, to_decimal
+from .._redact import mask
+from .wire import to_decimal
 
 __all__ = [
     "FINAL_STATUSES",

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from ..errors import ValidationError
-from ._converter import converter
+from .wire import converter
 
 __all__ = ["FieldError", "FieldValidationResult"]
 

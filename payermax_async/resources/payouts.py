@@ -6,100 +6,36 @@ import asyncio
 import builtins
 import math
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, TypeVar
+from datetime import datetime
+from typing import TypeVar
 
-import aiohttp
-
-from .._chain import Call, Reply
-from .._rules import check_country, check_out_trade_no, check_payout_data, check_validation_data
-from ..errors import (
-    InvalidResponseError,
-    PayerMaxError,
-    ValidationError,
-    WaitTimeoutError,
-)
+from .._redact import last4
+from ..errors import PayerMaxError, ValidationError, WaitTimeoutError
+from ..middleware.backoff import Backoff
+from ..middleware.idempotency import IdempotencyMiddleware
 from ..middleware.outcomes import is_transient_read_failure
-from ..models._converter import structure, unstructure
-from ..models.payouts import (
-    FieldValidationRequest,
-    PayoutOrder,
-    PayoutRequest,
-    PayoutResult,
-    PayoutStatus,
-)
+from ..middleware.settle import Send
+from ..models.payouts import PayoutOrder, PayoutResult, PayoutStatus
 from ..models.validation import FieldValidationResult
-from ..protocol.apis import (
-    API_BATCH_QUERY,
-    API_PAY,
-    API_QUERY,
-    API_VALIDATE,
-    BATCH_TIME_FORMAT,
-    MAX_BATCH_WINDOW,
+from ..pipeline.chain import Call
+from ..protocol.apis import API_BATCH_QUERY, API_PAY, API_QUERY, API_VALIDATE
+from ..protocol.rules import check_out_trade_no
+from .inputs import (
+    PayoutInput,
+    TimeoutInput,
+    ValidationInput,
+    as_client_timeout,
+    payout_data,
+    validation_data,
 )
+from .listing import day_windows, list_filters, list_orders, utc
+from .lookup import query_payout
+from .parsing import parse_reply
 from .reconcile import Reconciler, ReconcileReport
 
-if TYPE_CHECKING:
-    from .._client import PayerMaxClient
+__all__ = ["Payouts"]
 
-__all__ = ["API_BATCH_QUERY", "API_PAY", "API_QUERY", "API_VALIDATE", "Payouts"]
-
-
-#: Fields of a payout's data that field validation does not take (PROTOCOL.md §5).
-_NOT_VALIDATED = ("outTradeNo", "trade", "notifyUrl", "reference", "userId", "riskParams")
-_MAX_WINDOW = MAX_BATCH_WINDOW
-_MAX_PAGES_PER_WINDOW = 10_000
-_BATCH_TIME_FORMAT = BATCH_TIME_FORMAT
-
-PayoutInput = PayoutRequest | Mapping[str, object]
-ValidationInput = FieldValidationRequest | PayoutRequest | Mapping[str, object]
-TimeoutInput = float | aiohttp.ClientTimeout | None
 T = TypeVar("T")
-
-
-def as_client_timeout(timeout: TimeoutInput) -> aiohttp.ClientTimeout | None:
-    """Accept seconds (total) or an ``aiohttp.ClientTimeout``."""
-    if timeout is None or isinstance(timeout, aiohttp.ClientTimeout):
-        return timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        msg = "timeout must be a positive number of seconds or an aiohttp.ClientTimeout"
-        raise ValidationError(msg, field="timeout")
-    return aiohttp.ClientTimeout(total=float(timeout))
-
-
-def payout_data(request: PayoutInput) -> tuple[Mapping[str, object], str]:
-    """Turn a payout request (model or wire mapping) into checked wire data and its outTradeNo."""
-    data = unstructure(request) if isinstance(request, PayoutRequest) else request
-    out_trade_no = check_payout_data(data)
-    return data, out_trade_no
-
-
-def _validation_data(request: ValidationInput) -> Mapping[str, object]:
-    if isinstance(request, PayoutRequest):
-        wire = unstructure(request)
-        data: Mapping[str, object] = {k: v for k, v in wire.items() if k not in _NOT_VALIDATED}
-    elif isinstance(request, FieldValidationRequest):
-        data = unstructure(request)
-    else:
-        data = request
-    check_validation_data(data)
-    return data
-
-
-def _utc(moment: object, field: str) -> datetime:
-    if not isinstance(moment, datetime):
-        msg = f"{field} must be a datetime"
-        raise ValidationError(msg, field=field)
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
-def day_windows(begin: datetime, end: datetime) -> builtins.list[tuple[datetime, datetime]]:
-    """Split ``[begin, end]`` into consecutive windows of at most one day (the gateway's limit)."""
-    count = math.ceil((end - begin) / _MAX_WINDOW) if end > begin else 0
-    return [
-        (begin + index * _MAX_WINDOW, min(begin + (index + 1) * _MAX_WINDOW, end))
-        for index in range(count)
-    ]
 
 
 class Payouts:
@@ -109,13 +45,19 @@ class Payouts:
     is checked and then sent as given.
     """
 
-    def __init__(self, client: PayerMaxClient, *, batch_query_api: str = API_BATCH_QUERY) -> None:
-        self._client = client
+    def __init__(
+        self,
+        send: Send,
+        journal: IdempotencyMiddleware,
+        *,
+        batch_query_api: str = API_BATCH_QUERY,
+    ) -> None:
+        self._send = send
+        self._journal = journal
         self._batch_query_api = batch_query_api
 
     async def _data(self, call: Call, cls: type[T]) -> T:
-        reply = await self._client._dispatch(call)
-        return _parse(reply, cls)
+        return parse_reply(await self._send(call), cls)
 
     async def validate(
         self, request: ValidationInput, *, timeout: TimeoutInput = None
@@ -128,7 +70,7 @@ class Payouts:
             ValidationError: the request is malformed (before any I/O).
         """
         call = Call.build(
-            API_VALIDATE, _validation_data(request), timeout=as_client_timeout(timeout)
+            API_VALIDATE, validation_data(request), timeout=as_client_timeout(timeout)
         )
         return await self._data(call, FieldValidationResult)
 
@@ -147,8 +89,7 @@ class Payouts:
             API_PAY, data, idempotency_key=out_trade_no, timeout=as_client_timeout(timeout)
         )
         # Inlined _data(): one coroutine frame fewer per payout in flight.
-        reply = await self._client._dispatch(call)
-        return _parse(reply, PayoutResult)
+        return parse_reply(await self._send(call), PayoutResult)
 
     async def create_many(
         self,
@@ -210,8 +151,7 @@ class Payouts:
             A :class:`~payermax_async.resources.reconcile.ReconcileReport`: the list of orders found,
             with ``absent``, ``in_doubt``, ``conflicts``, ``unreadable`` and ``skipped`` numbers.
         """
-        client = self._client
-        reconciler = Reconciler(client._idempotency, client.send)
+        reconciler = Reconciler(self._journal, self._send, query_payout)
         return await reconciler.run(include_leased=include_leased, concurrency=concurrency)
 
     async def retrieve(self, out_trade_no: str, *, timeout: TimeoutInput = None) -> PayoutOrder:
@@ -243,58 +183,16 @@ class Payouts:
         Raises:
             ValidationError: bad window, status, country or page size (before any I/O).
         """
-        start, stop = _utc(begin, "begin"), _utc(end, "end")
+        start, stop = utc(begin, "begin"), utc(end, "end")
         if stop <= start:
             msg = "end must be later than begin"
             raise ValidationError(msg, field="end")
-        if (
-            isinstance(page_size, bool)
-            or not isinstance(page_size, int)
-            or not 1 <= page_size <= 100
+        filters = list_filters(status, country, page_size)
+        windows = day_windows(start, stop)
+        async for order in list_orders(
+            self._send, self._batch_query_api, windows, filters, page_size
         ):
-            msg = "page_size must be an integer from 1 to 100"
-            raise ValidationError(msg, field="pageSize")
-        filters: dict[str, object] = {}
-        if status is not None:
-            try:
-                filters["status"] = PayoutStatus(status).value
-            except ValueError:
-                msg = "status must be one of PENDING, SUCCESS, FAILED, BOUNCEBACK"
-                raise ValidationError(msg, field="status") from None
-        if country is not None:
-            check_country(country)
-            filters["country"] = country
-        # Adjacent windows share their boundary second, so an order stamped on it may be listed by
-        # both; remember the previous window's numbers to yield each order once.
-        previous: set[str] = set()
-        for window_start, window_end in day_windows(start, stop):
-            current: set[str] = set()
-            async for order in self._window(window_start, window_end, filters, page_size):
-                if order.out_trade_no in previous or order.out_trade_no in current:
-                    continue
-                current.add(order.out_trade_no)
-                yield order
-            previous = current
-
-    async def _window(
-        self, begin: datetime, end: datetime, filters: Mapping[str, object], page_size: int
-    ) -> AsyncIterator[PayoutOrder]:
-        seen = 0
-        for page in range(1, _MAX_PAGES_PER_WINDOW + 1):
-            data = {
-                "queryBeginTime": begin.astimezone(timezone.utc).strftime(_BATCH_TIME_FORMAT),
-                "queryEndTime": end.astimezone(timezone.utc).strftime(_BATCH_TIME_FORMAT),
-                "pageSize": page_size,
-                "currentPageIndex": page,
-                **filters,
-            }
-            reply = await self._client.send(Call.build(self._batch_query_api, data))
-            orders, total = _parse_page(reply)
-            for order in orders:
-                yield order
-            seen += len(orders)
-            if len(orders) < page_size or (total is not None and seen >= total):
-                return
+            yield order
 
     async def wait_until_final(
         self,
@@ -328,11 +226,11 @@ class Payouts:
             ):
                 msg = f"{name} must be a positive number of seconds"
                 raise ValidationError(msg, field=name)
+        polls = Backoff(first=poll_interval, cap=max_poll_interval, factor=1.5)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        interval = poll_interval
         last: PayoutOrder | None = None
-        for _ in range(1_000_000):  # bounded by the deadline long before this count
+        for poll in range(1, 1_000_000):  # bounded by the deadline long before this count
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
@@ -347,44 +245,12 @@ class Payouts:
             else:
                 if last.is_final:
                     return last
-            pause = min(interval, deadline - loop.time())
+            pause = min(polls.pause(poll), deadline - loop.time())
             if pause > 0:
                 await asyncio.sleep(pause)
-            interval = min(max_poll_interval, interval * 1.5)
-        msg = f"payout …{out_trade_no[-4:]} is not final after {timeout:g} s"
+        msg = f"payout {last4(out_trade_no)} is not final after {timeout:g} s"
         raise WaitTimeoutError(msg, out_trade_no=out_trade_no, last_order=last)
 
 
 async def _within(awaitable: Awaitable[T], seconds: float) -> T:
     return await asyncio.wait_for(awaitable, seconds)
-
-
-def _parse(reply: Reply, cls: type[T]) -> T:
-    return _parse_data(reply.data, cls, api=reply.api, http_status=reply.http_status)
-
-
-def _parse_data(data: object, cls: type[T], *, api: str, http_status: int) -> T:
-    try:
-        return structure(data, cls, what=f"{api} data")
-    except ValidationError as exc:
-        # The gateway accepted the call but its data is not what the protocol says: for a payout
-        # that is an unknown outcome, never a definite failure.
-        raise InvalidResponseError(str(exc), http_status=http_status) from None
-
-
-def _parse_page(reply: Reply) -> tuple[builtins.list[PayoutOrder], int | None]:
-    data = reply.data or {}
-    raw_orders = data.get("orderList") or []
-    if not isinstance(raw_orders, builtins.list):
-        msg = f"{reply.api} data.orderList is not a list"
-        raise InvalidResponseError(msg, http_status=reply.http_status)
-    orders = [
-        _parse_data(item, PayoutOrder, api=reply.api, http_status=reply.http_status)
-        for item in raw_orders
-    ]
-    total = data.get("totalCount")
-    try:
-        total_count = int(total) if total is not None and total != "" else None  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        total_count = None
-    return orders, total_count

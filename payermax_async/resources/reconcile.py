@@ -17,12 +17,11 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-from collections.abc import Awaitable, Callable
 
-from .._chain import Call, Reply
 from ..errors import IdempotencyConflictError, PayerMaxError
-from ..middleware.idempotency import IdempotencyMiddleware, describe
-from ..middleware.settle import check_same_payout, lookup
+from ..middleware.idempotency import IdempotencyMiddleware
+from ..middleware.settle import PayoutLookup, Send, check_same_payout
+from ..middleware.verdicts import describe
 from ..models.payouts import PayoutOrder
 from ..stores._journal import order_fact
 from ..stores.base import ClaimOutcome, OpenRecords, PayoutRecord
@@ -30,7 +29,6 @@ from ..stores.base import ClaimOutcome, OpenRecords, PayoutRecord
 __all__ = ["ReconcileReport", "Reconciler"]
 
 logger = logging.getLogger("payermax_async")
-Send = Callable[[Call], Awaitable[Reply]]
 
 
 class ReconcileReport(builtins.list[PayoutOrder]):
@@ -78,11 +76,13 @@ class Reconciler:
     Args:
         journal: the client's journal layer (its store, clock, leases and absence window).
         send: sends a read call through the client's chain.
+        lookup: queries one payout by number.
     """
 
-    def __init__(self, journal: IdempotencyMiddleware, send: Send) -> None:
+    def __init__(self, journal: IdempotencyMiddleware, send: Send, lookup: PayoutLookup) -> None:
         self._journal = journal
         self._send = send
+        self._lookup = lookup
 
     async def run(self, *, include_leased: bool, concurrency: int) -> ReconcileReport:
         """Settle every open record (module docstring)."""
@@ -152,7 +152,7 @@ class Reconciler:
         journal, store, key = self._journal, self._journal.store, record.out_trade_no
         queried_at = journal.now()
         try:
-            found = await lookup(self._send, key)
+            found = await self._lookup(self._send, key, None)
             if found.order is not None:
                 check_same_payout(key, record.amount, record.currency, found.order)
         except asyncio.CancelledError:

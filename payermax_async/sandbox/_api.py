@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from ..errors import SignatureError
-from ..models._converter import parse_time
 from ..models.payouts import PayoutStatus
+from ..models.wire import parse_time
 from ..signing import RsaVerifier
 from ._validation import Rejected, check_batch_query, check_payout, check_query, field_verdicts
 from .ledger import Ledger, SandboxOrder

@@ -1,6 +1,6 @@
 """The sandbox gateway's own checks of request ``data``, with PayerMax-style verdicts.
 
-Independent of the client's local checks (``payermax_async._rules``) on purpose: the sandbox plays the
+Independent of the client's local checks (``payermax_async.protocol.rules``) on purpose: the sandbox plays the
 server, so its rules are written from the OpenAPI file (required fields, max lengths, formats) and
 answer the way PayerMax does: one ``PARAMS_INVALID`` message per refused request ("The targetOrg is
 incorrect."), or per-field verdicts for ``paymentFieldValidation``. Only the max-length table is shared.
@@ -19,7 +19,14 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._rules import PAYOUT_SPEC, VALIDATION_SPEC, Spec, currency_decimals, get_path, is_date
+from ..protocol.rules import (
+    PAYOUT_SPEC,
+    VALIDATION_SPEC,
+    Spec,
+    currency_decimals,
+    get_path,
+    is_date,
+)
 
 __all__ = [
     "BatchQuery",

@@ -24,10 +24,10 @@ from types import TracebackType
 from aiohttp import web
 
 from .._config import PayerMaxConfig, is_loopback_host
-from .._envelope import utc_now
-from .._keys import KeyPair, generate_keypair
 from ..models.payouts import PayoutStatus
+from ..protocol.envelope import utc_now
 from ..signing import RsaSigner, RsaVerifier
+from ..signing.keys import KeyPair, generate_keypair
 from ._api import APIS, PayoutApis, parse_body
 from ._tasks import TaskTracker
 from .faults import Fault, FaultKind, FaultSet

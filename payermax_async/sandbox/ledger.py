@@ -16,9 +16,9 @@ from types import MappingProxyType
 
 import attrs
 
-from .._envelope import utc_now
-from .._rules import currency_decimals
 from ..models.payouts import PayoutStatus
+from ..protocol.envelope import utc_now
+from ..protocol.rules import currency_decimals
 
 __all__ = [
     "FAILURE_CODE",

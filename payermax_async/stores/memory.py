@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._rules import check_out_trade_no
+from ..protocol.rules import check_out_trade_no
 from ._journal import Clock, JournalStore, T, Update
 from .base import OPEN_STATES, OpenRecords, PayoutRecord
 

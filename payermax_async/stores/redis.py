@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._rules import check_out_trade_no
 from ..errors import ConfigurationError, StoreError
+from ..protocol.rules import check_out_trade_no
 from ._journal import Clock, JournalStore, T, Update
 from .base import OPEN_STATES, OpenRecords, PayoutRecord
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from .._rules import check_out_trade_no
 from ..errors import ConfigurationError, StoreError
+from ..protocol.rules import check_out_trade_no
 from ._journal import Clock, JournalStore, T, Update
 from .base import OPEN_STATES, OpenRecords, PayoutRecord
 
@@ -87,15 +88,29 @@ class SQLiteStore(JournalStore):
             conn = sqlite3.connect(self._path, isolation_level=None, timeout=self._busy_ms / 1000)
             try:
                 conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+                self._set_up(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        # Switching a new file to WAL takes an exclusive lock for which SQLite does not always call
+        # the busy handler, so connections opened at the same moment can meet "database is locked"
+        # here: try again for up to busy_timeout (this runs on the store's own thread).
+        deadline = time.monotonic() + self._busy_ms / 1000
+        for attempt in range(1_000_000):
+            try:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute(f"PRAGMA synchronous = {self._synchronous}")
                 for statement in _SCHEMA:
                     conn.execute(statement)
-            except BaseException:
-                conn.close()  # e.g. "database is locked" while another connection sets WAL up
-                raise
-            self._conn = conn
-        return self._conn
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(0.05, 0.001 * 2**attempt))
 
     async def _run(self, fn: Callable[[sqlite3.Connection], R]) -> R:
         if self._closed:

@@ -19,8 +19,8 @@ from decimal import Decimal
 
 import attrs
 
+from .._redact import mask
 from ..errors import ConfigurationError, ValidationError, WebhookSignatureError
-from ..models._converter import mask
 from ..models.notifications import PayoutNotification
 from ..models.payouts import PayoutOrder, is_forward
 from ..stores.base import DeliveryOutcome

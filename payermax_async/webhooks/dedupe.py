@@ -16,8 +16,8 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigurationError
-from ..models._converter import to_decimal
 from ..models.payouts import PayoutOrder, PayoutStatus, is_forward
+from ..models.wire import to_decimal
 
 __all__ = ["MemoryNotificationLedger", "NotificationLedger"]
 

@@ -26,11 +26,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .._keys import KeyMaterial
+from .._redact import mask
 from ..errors import ConfigurationError, SignatureError, ValidationError, WebhookSignatureError
-from ..models._converter import mask, structure
 from ..models.notifications import PayoutNotification
+from ..models.wire import structure
 from ..signing import RsaVerifier, peek_key_version
+from ..signing.keys import KeyMaterial
 
 if TYPE_CHECKING:
     from .._config import PayerMaxConfig

@@ -15,7 +15,7 @@ from benchmarks.memory import bench_memory
 from benchmarks.signer import bench_signer
 from benchmarks.throughput import bench_create, bench_latency, bench_stores
 from benchmarks.webhook import bench_webhook
-from tests.stores.conftest import redis_or_skip
+from tests.support.redis import redis_or_skip
 
 REDIS_URL = os.environ.get("PAYERMAX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -79,7 +79,7 @@ async def test_signer_benchmark_measures_inline_and_pools() -> None:
 
 def test_payout_data_is_valid_for_the_sdk() -> None:
     """The benchmark's payout passes the SDK's local checks (no benchmark measures an error)."""
-    from payermax_async._rules import check_payout_data
+    from payermax_async.protocol.rules import check_payout_data
 
     assert check_payout_data(payout("ABC_1")) == "ABC_1"
 

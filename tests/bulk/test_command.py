@@ -6,7 +6,7 @@ import asyncio
 
 from payermax_async.cli import main
 from payermax_async.sandbox import SandboxGateway
-from tests.bulk.conftest import ACCOUNT, NAME, read_results, row, write_csv
+from tests.support.bulk import ACCOUNT, NAME, read_results, row, write_csv
 
 PAY = "paymentOrderPay"
 

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from payermax_async._pacing import Progress, TokenBucket
+from payermax_async.bulk.pacing import Progress, TokenBucket
 from payermax_async.errors import ConfigurationError
 from payermax_async.testing import FakeClock, RecordingSleep
 

@@ -8,7 +8,7 @@ import pytest
 
 from payermax_async.bulk import COLUMNS, parse_rows, read_rows, row_data
 from payermax_async.errors import ValidationError
-from tests.bulk.conftest import ACCOUNT, HEADER, NAME, row, write_csv
+from tests.support.bulk import ACCOUNT, HEADER, NAME, row, write_csv
 
 
 def test_a_row_maps_to_wire_data_with_the_exact_amount_text():

@@ -14,7 +14,7 @@ import pytest
 from payermax_async import SQLiteStore
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
 from payermax_async.stores import RecordState
-from tests.bulk.conftest import env_for, read_results, row, write_csv
+from tests.support.bulk import env_for, read_results, row, write_csv
 
 pytestmark = pytest.mark.slow
 

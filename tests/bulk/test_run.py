@@ -10,10 +10,10 @@ import pytest
 from payermax_async import PayerMaxClient, SQLiteStore
 from payermax_async.bulk import IN_DOUBT_HINT, BulkRow, BulkRun, parse_rows
 from payermax_async.errors import ValidationError
-from payermax_async.middleware.idempotency import fingerprint
+from payermax_async.middleware.intent import fingerprint
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
 from payermax_async.testing import fast_retry_policy
-from tests.bulk.conftest import HEADER, row
+from tests.support.bulk import HEADER, row
 
 PAY = "paymentOrderPay"
 QUERY = "paymentOrderQry"

@@ -1,7 +1,7 @@
-"""Fixtures shared by the sandbox, end-to-end and CLI tests (see tests/sandbox/helpers.py)."""
+"""Fixtures shared by the sandbox, end-to-end and CLI tests (see tests/support/sandbox.py)."""
 
 from __future__ import annotations
 
-from tests.sandbox.helpers import client, gateway, merchant_signer, receiver
+from tests.support.sandbox import client, gateway, merchant_signer, receiver
 
 __all__ = ["client", "gateway", "merchant_signer", "receiver"]

@@ -10,9 +10,9 @@ import stat
 import pytest
 
 from payermax_async import __version__
-from payermax_async._keys import load_private_key, load_public_key
 from payermax_async.cli import main
-from tests.sandbox.helpers import payout
+from payermax_async.signing.keys import load_private_key, load_public_key
+from tests.support.sandbox import payout
 
 
 def one_error_line(err: str) -> str:
@@ -174,7 +174,7 @@ def test_demo_runs_every_flow(capsys):
 
 
 def _java_vector_notification() -> tuple[dict, dict]:
-    from tests.conftest import REFERENCE
+    from tests.support.reference import REFERENCE
 
     vectors = json.loads((REFERENCE / "java-sdk-signature-vectors.json").read_text())
     case = next(c for c in vectors["cases"] if '"notifyType":"PAYOUT"' in c["body"])

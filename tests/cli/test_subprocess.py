@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from payermax_async import generate_keypair
-from tests.sandbox.helpers import payout
+from tests.support.sandbox import payout
 
 
 @pytest.fixture

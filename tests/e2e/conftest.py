@@ -1,7 +1,8 @@
-"""Fixtures shared by the sandbox, end-to-end and CLI tests (see tests/sandbox/helpers.py)."""
+"""Fixtures for these tests: a sandbox gateway with a fixed fault seed and instant outcomes."""
 
 from __future__ import annotations
 
-from tests.sandbox.helpers import client, gateway, merchant_signer, receiver
+from tests.support.payloads import gw
+from tests.support.sandbox import client, gateway, merchant_signer, receiver
 
-__all__ = ["client", "gateway", "merchant_signer", "receiver"]
+__all__ = ["client", "gateway", "gw", "merchant_signer", "receiver"]

@@ -6,9 +6,6 @@ import aiohttp
 import pytest
 
 from payermax_async import PayerMaxClient, ResponseSignatureError, RsaSigner
-from payermax_async._chain import Call, Reply, build_chain
-from payermax_async._envelope import EnvelopeWriter
-from payermax_async._transport import AiohttpTransport
 from payermax_async.errors import (
     ConnectionLostError,
     DuplicateOrderError,
@@ -17,9 +14,12 @@ from payermax_async.errors import (
     RequestTimeoutError,
 )
 from payermax_async.middleware.signing import SigningMiddleware
+from payermax_async.pipeline.chain import Call, Reply, build_chain
+from payermax_async.pipeline.transport import AiohttpTransport
+from payermax_async.protocol.envelope import EnvelopeWriter
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
 from payermax_async.testing import fast_retry_policy
-from tests.sandbox.helpers import payout
+from tests.support.sandbox import payout
 
 
 async def raw_pay(gateway: SandboxGateway, out_trade_no: str) -> Reply:

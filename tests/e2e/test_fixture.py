@@ -8,7 +8,7 @@ import textwrap
 
 from payermax_async import PayerMaxClient, PayoutStatus
 from payermax_async.sandbox import SandboxGateway
-from tests.sandbox.helpers import payout
+from tests.support.sandbox import payout
 
 
 async def test_fixture_gives_a_running_sandbox(payermax_sandbox):

@@ -9,7 +9,7 @@ import pytest
 
 from payermax_async import PayoutStatus
 from payermax_async.errors import OrderNotFoundError
-from tests.conftest import REFERENCE
+from tests.support.reference import REFERENCE
 
 OPENAPI = REFERENCE / "payermax-payout-openapi.json"
 PREFIX = "/aggregate-pay/api/gateway/"

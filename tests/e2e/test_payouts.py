@@ -16,16 +16,12 @@ from payermax_async import (
     ResponseSignatureError,
     generate_keypair,
 )
-from payermax_async.errors import (
-    InvalidRequestError,
-    OrderNotFoundError,
-    RequestTimeSkewError,
-)
-from payermax_async.models._converter import structure
+from payermax_async.errors import InvalidRequestError, OrderNotFoundError, RequestTimeSkewError
+from payermax_async.models.wire import structure
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.signing import RsaVerifier
 from payermax_async.testing import fast_retry_policy
-from tests.sandbox.helpers import payout
+from tests.support.sandbox import payout
 
 
 async def test_validate_fails_on_a_bad_account_then_passes(client):

@@ -12,7 +12,7 @@ from examples import fastapi_app
 from payermax_async import PayerMaxClient
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
 from payermax_async.testing import fast_retry_policy
-from tests.examples.conftest import AsgiRelay
+from tests.support.examples import AsgiRelay
 
 
 def withdrawal(withdrawal_id: str, amount: str = "50000", **fields: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from payermax_async import PayerMaxClient, RedisStore
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.stores import OPEN_STATES
 from payermax_async.testing import fast_retry_policy
-from tests.examples.conftest import REDIS_URL, redis_cleanup, redis_prefix_or_skip
+from tests.support.examples import REDIS_URL, redis_cleanup, redis_prefix_or_skip
 
 
 class Gate:

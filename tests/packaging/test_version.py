@@ -12,7 +12,7 @@ import pytest
 
 import payermax_async
 from payermax_async import cli
-from payermax_async._transport import USER_AGENT
+from payermax_async.pipeline.transport import USER_AGENT
 
 ROOT = Path(__file__).resolve().parents[2]
 

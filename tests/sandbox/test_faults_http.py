@@ -10,7 +10,7 @@ import pytest
 from payermax_async.errors import SignatureError
 from payermax_async.sandbox import Fault, FaultKind
 from payermax_async.signing import RsaVerifier
-from tests.sandbox.helpers import envelope, payout, raw_post
+from tests.support.sandbox import envelope, payout, raw_post
 
 PAY = "paymentOrderPay"
 

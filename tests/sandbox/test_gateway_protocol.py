@@ -9,7 +9,7 @@ import pytest
 from payermax_async import KeyPair, generate_keypair
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.signing import RsaSigner, RsaVerifier
-from tests.sandbox.helpers import envelope, payout, raw_post
+from tests.support.sandbox import envelope, payout, raw_post
 
 
 def verified(gw: SandboxGateway, answer_body: bytes, sign: str | None) -> None:

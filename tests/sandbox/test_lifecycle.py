@@ -11,7 +11,7 @@ from payermax_async import PayerMaxClient
 from payermax_async.errors import ConnectError
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.signing import RsaSigner, RsaVerifier
-from tests.sandbox.helpers import Receiver, payout
+from tests.support.sandbox import Receiver, payout
 
 
 async def test_refuse_connections_then_listen_again_on_the_same_port(gateway):

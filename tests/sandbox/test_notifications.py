@@ -9,7 +9,7 @@ import pytest
 from payermax_async import PayoutStatus
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.signing import RsaVerifier
-from tests.sandbox.helpers import Receiver, envelope, payout, raw_post
+from tests.support.sandbox import Receiver, envelope, payout, raw_post
 
 
 async def create(gateway, merchant_signer, data):

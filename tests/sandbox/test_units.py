@@ -15,7 +15,7 @@ from payermax_async.sandbox._validation import (
     field_verdicts,
 )
 from payermax_async.sandbox.ledger import outcome_for
-from tests.sandbox.helpers import payout
+from tests.support.sandbox import payout
 
 
 @pytest.mark.parametrize(

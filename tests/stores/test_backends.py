@@ -11,7 +11,7 @@ import pytest
 
 from payermax_async import ConfigurationError, RedisStore, SQLiteStore
 from payermax_async.stores import ClaimOutcome, RecordState
-from tests.stores.conftest import REDIS_URL, redis_cleanup, redis_or_skip
+from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip
 
 KEY = "DURABLE_0001"
 

@@ -6,10 +6,10 @@ import asyncio
 from decimal import Decimal
 
 from payermax_async import IdempotencyStore, PayoutOrder, PayoutStatus
-from payermax_async._testing_retry import FakeClock
 from payermax_async.models.payouts import Money
 from payermax_async.stores import ClaimOutcome, RecordState
 from payermax_async.stores._journal import JournalStore
+from payermax_async.testing.retry import FakeClock
 
 KEY = "PAYOUT_0001"
 FP = "a" * 64

@@ -16,7 +16,7 @@ from payermax_async import PayerMaxClient
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.telemetry import Telemetry
 from payermax_async.testing import fast_retry_policy
-from tests.sandbox.helpers import gateway
+from tests.support.sandbox import gateway
 
 __all__ = ["gateway"]
 

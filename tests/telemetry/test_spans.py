@@ -8,7 +8,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from payermax_async import PayoutOutcomeUnknown
 from payermax_async.errors import InvalidRequestError
 from payermax_async.sandbox import Fault, FaultKind
-from tests.sandbox.helpers import payout
+from tests.support.sandbox import payout
 
 PAY = "paymentOrderPay"
 QUERY = "paymentOrderQry"

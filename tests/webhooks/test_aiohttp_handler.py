@@ -13,13 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from payermax_async import (
-    ConfigurationError,
-    KeyPair,
-    PayoutOrder,
-    PayoutStatus,
-    WebhookVerifier,
-)
+from payermax_async import ConfigurationError, KeyPair, PayoutOrder, PayoutStatus, WebhookVerifier
 from payermax_async.webhooks import (
     ACK,
     MemoryNotificationLedger,
@@ -27,8 +21,8 @@ from payermax_async.webhooks import (
     aiohttp_handler,
 )
 from payermax_async.webhooks.aiohttp import _read_capped
-from tests.webhooks._recorder import Recorder
-from tests.webhooks.conftest import (
+from tests.support.recorder import Recorder
+from tests.support.webhooks import (
     SECRET_EMAIL,
     SECRET_PHONE,
     SECRET_REDEEM,

@@ -11,8 +11,8 @@ import pytest
 
 from payermax_async import ConfigurationError, KeyPair, PayoutStatus, WebhookVerifier
 from payermax_async.webhooks import ACK, NotificationASGIApp, asgi_app
-from tests.webhooks._recorder import Recorder
-from tests.webhooks.conftest import Sign, notification
+from tests.support.recorder import Recorder
+from tests.support.webhooks import Sign, notification
 
 
 @attrs.define

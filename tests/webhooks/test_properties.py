@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from payermax_async import KeyPair, PayerMaxError, RsaSigner, WebhookVerifier, generate_keypair
-from tests.webhooks.conftest import APP_ID, MERCHANT_NO, notification
+from tests.support.webhooks import APP_ID, MERCHANT_NO, notification
 
 FAST = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -17,8 +17,8 @@ import pytest
 
 from payermax_async import PayoutStatus, WebhookVerifier
 from payermax_async.webhooks import ACK, asgi_app
-from tests.webhooks._recorder import Recorder
-from tests.webhooks.conftest import Sign, notification
+from tests.support.recorder import Recorder
+from tests.support.webhooks import Sign, notification
 
 uvicorn = pytest.importorskip("uvicorn")
 

@@ -23,7 +23,7 @@ from payermax_async import (
 )
 from payermax_async.signing import RsaVerifier
 from payermax_async.webhooks import verify_file
-from tests.webhooks.conftest import (
+from tests.support.webhooks import (
     APP_ID,
     MERCHANT_NO,
     Sign,

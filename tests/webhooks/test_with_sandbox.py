@@ -20,7 +20,7 @@ from payermax_async import (
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.testing import fast_retry_policy
 from payermax_async.webhooks.aiohttp import AiohttpHandler
-from tests.sandbox.helpers import payout
+from tests.support.sandbox import payout
 
 
 @pytest.fixture

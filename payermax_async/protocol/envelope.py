@@ -1,0 +1,141 @@
+"""The bytes on the wire: request envelopes out, response envelopes in.
+
+A request body is serialised once per attempt and those exact bytes are signed and sent. The ``data``
+part is serialised once per call (it never changes across retries); only ``requestTime`` is fresh.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import attrs
+
+from ..errors import InvalidResponseError, ValidationError
+
+__all__ = [
+    "EnvelopeWriter",
+    "ResponseEnvelope",
+    "encode_data",
+    "format_request_time",
+    "parse_response",
+    "utc_now",
+]
+
+
+def utc_now() -> datetime:
+    """The current time in UTC (the default clock; tests inject their own)."""
+    return datetime.now(timezone.utc)
+
+
+def format_request_time(moment: datetime) -> str:
+    """Format ``moment`` as PayerMax's ``requestTime``: RFC 3339 with milliseconds and an offset."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        # A Decimal amount in a mapping request goes out as the decimal string PayerMax expects.
+        return format(value, "f")
+    msg = f"{type(value).__name__} is not JSON serialisable"
+    raise TypeError(msg)
+
+
+# Built once: json.dumps(data, **options) builds an encoder per call.
+_DATA_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+)
+
+
+def encode_data(data: Mapping[str, object]) -> bytes:
+    """Serialise a request's ``data`` compactly, UTF-8, keys in the caller's order.
+
+    Raises:
+        ValidationError: ``data`` holds something JSON cannot carry.
+    """
+    try:
+        text = _DATA_ENCODER.encode(data)
+    except (TypeError, ValueError) as exc:
+        msg = f"request data cannot be serialised to JSON: {exc}"
+        raise ValidationError(msg) from None
+    return text.encode("utf-8")
+
+
+def _json_string(value: str) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+class EnvelopeWriter:
+    """Builds request bodies for one merchant: ``version``, ``keyVersion``, ``requestTime``, ``appId``,
+    ``merchantNo`` and ``data``, in that order (the order PayerMax's own SDKs write).
+
+    The constant parts are encoded once, so each attempt costs one time format and a concatenation.
+    """
+
+    __slots__ = ("_clock", "_head", "_tail")
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        merchant_no: str,
+        version: str = "1.4",
+        key_version: str = "1",
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._head = b'{"version":%s,"keyVersion":%s,"requestTime":' % (
+            _json_string(version),
+            _json_string(key_version),
+        )
+        self._tail = b',"appId":%s,"merchantNo":%s,"data":' % (
+            _json_string(app_id),
+            _json_string(merchant_no),
+        )
+        self._clock = clock
+
+    def body(self, data_json: bytes, *, request_time: datetime | None = None) -> bytes:
+        """Return the envelope bytes around already-serialised ``data_json``, with a fresh time."""
+        moment = request_time if request_time is not None else self._clock()
+        stamp = _json_string(format_request_time(moment))
+        return b"".join((self._head, stamp, self._tail, data_json, b"}"))
+
+
+@attrs.frozen
+class ResponseEnvelope:
+    """A parsed gateway answer: ``code``, ``msg`` and ``data`` (``None`` for most errors)."""
+
+    code: str
+    msg: str
+    data: Mapping[str, object] | None
+
+
+def parse_response(raw: bytes, *, http_status: int, content_type: str = "") -> ResponseEnvelope:
+    """Parse a gateway response body into its envelope.
+
+    Raises:
+        InvalidResponseError: the body is not a JSON object with a string ``code`` (an HTML page from
+            a proxy, a truncated body, ...). The message describes the body, never quotes it.
+    """
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and UnicodeDecodeError; RecursionError is what a deeply
+        # nested body (a few hundred KB of "[[[[...") raises, and must not escape as a crash.
+        document = None
+    if not isinstance(document, dict) or not isinstance(document.get("code"), str):
+        kind = content_type or "unknown content type"
+        msg = (
+            f"HTTP {http_status} answer ({kind}, {len(raw)} bytes) is not a PayerMax JSON envelope"
+        )
+        raise InvalidResponseError(msg, http_status=http_status)
+    data = document.get("data")
+    message = document.get("msg")
+    return ResponseEnvelope(
+        code=document["code"],
+        msg=message if isinstance(message, str) else "",
+        data=data if isinstance(data, dict) else None,
+    )

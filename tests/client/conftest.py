@@ -1,0 +1,14 @@
+"""Fixtures for these tests: a client against a mocked or loopback gateway, reference data."""
+
+from __future__ import annotations
+
+from tests.support.mock_gateway import (
+    client,
+    closed_port,
+    loopback_gateway,
+    openapi,
+    raw_server,
+    vectors,
+)
+
+__all__ = ["client", "closed_port", "loopback_gateway", "openapi", "raw_server", "vectors"]
