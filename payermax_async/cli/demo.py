@@ -8,7 +8,9 @@ result notifications (SUCCESS, FAILED, PENDING, BOUNCEBACK), queries, and a resu
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TextIO
@@ -24,6 +26,7 @@ from ..protocol.envelope import utc_now
 from ..sandbox import SandboxGateway
 from ..stores import MemoryStore
 from ..webhooks import WebhookVerifier, aiohttp_handler
+from ._common import Commands
 
 __all__ = ["DemoError", "run_demo"]
 
@@ -133,13 +136,26 @@ async def _walk(
     notify_url: str,
     say: Callable[[str], None],
 ) -> None:
+    await _validate(client, say)
+    await _create(client, notify_url, say)
+    await _notifications(inbox, say)
+    say("")
+    say("4. Retrieve a payout (paymentOrderQry)")
+    pending = await client.payouts.retrieve("demo_pending_01")
+    say(f"   demo_pending_01  {_describe(pending)}")
+    await _listing(client, say)
+    say("")
+    say("6. Submit demo_success_01 again from the same client")
+    posts = gateway.ledger.post_count(api="paymentOrderPay")
+    again = await client.payouts.create(_payout("demo_success_01", "15000", notify_url))
+    sent = gateway.ledger.post_count(api="paymentOrderPay") - posts
+    say(f"   answered from the journal: {again.status.value}, requests sent: {sent}")
+
+
+async def _validate(client: PayerMaxClient, say: Callable[[str], None]) -> None:
     say("")
     say("1. Validate the payee before paying (paymentFieldValidation)")
-    payee: dict[str, object] = {
-        "paymentMethodType": "WALLET",
-        "targetOrg": "DANA",
-        "accountInfo": {"accountNo": "0812-34AB-CD"},
-    }
+    payee: dict[str, object] = {"paymentMethodType": "WALLET", "targetOrg": "DANA"}
     for account in ("0812-34AB-CD", "081234567890"):
         payee["accountInfo"] = {"accountNo": account}
         verdict = await client.payouts.validate({"country": "ID", "payeeInfo": payee})
@@ -147,6 +163,8 @@ async def _walk(
         shown = mask(account).strip("'")
         say(f"   DANA account {shown} -> {verdict.validation_code}  {problems}".rstrip())
 
+
+async def _create(client: PayerMaxClient, notify_url: str, say: Callable[[str], None]) -> None:
     say("")
     say("2. Create payouts (paymentOrderPay); the gateway accepts each as PENDING")
     cases = [
@@ -160,6 +178,8 @@ async def _walk(
         say(f"   {number:<16} IDR {amount:>6}  {result.status.value}  tradeNo {result.trade_no}")
         say(f"   {'':<16} ({why})")
 
+
+async def _notifications(inbox: _Inbox, say: Callable[[str], None]) -> None:
     say("")
     say("3. Signed result notifications arrive at the webhook (verified over the raw body)")
     expected = [
@@ -173,11 +193,8 @@ async def _walk(
         say(f"   {number:<16} {_describe(notification.data)}")
     say("   demo_pending_01  (no notification: it is still PENDING)")
 
-    say("")
-    say("4. Retrieve a payout (paymentOrderQry)")
-    pending = await client.payouts.retrieve("demo_pending_01")
-    say(f"   demo_pending_01  {_describe(pending)}")
 
+async def _listing(client: PayerMaxClient, say: Callable[[str], None]) -> None:
     say("")
     say("5. List today's payouts (paymentOrderBatchQry, page by page)")
     now = utc_now()
@@ -187,13 +204,6 @@ async def _walk(
         amount = str(order.trade.amount) if order.trade else "?"
         fee = str(order.source.fee) if order.source else "?"
         say(f"   {order.out_trade_no:<16} {order.status.value:<10} IDR {amount} (fee {fee})")
-
-    say("")
-    say("6. Submit demo_success_01 again from the same client")
-    posts = gateway.ledger.post_count(api="paymentOrderPay")
-    again = await client.payouts.create(_payout("demo_success_01", "15000", notify_url))
-    sent = gateway.ledger.post_count(api="paymentOrderPay") - posts
-    say(f"   answered from the journal: {again.status.value}, requests sent: {sent}")
 
 
 async def _resubmit(gateway: SandboxGateway, notify_url: str, say: Callable[[str], None]) -> None:
@@ -212,3 +222,13 @@ async def _resubmit(gateway: SandboxGateway, notify_url: str, say: Callable[[str
     say(f"   already submitted, not paid twice; its state: {result.status.value}")
     say(f"   pay requests received for it: {pays}; orders: 1 (one outTradeNo, one payout)")
     await gateway.settle()
+
+
+def register(commands: Commands) -> None:
+    """Add ``payermax demo``."""
+    demo = commands.add_parser("demo", help="walk the payout flow against the embedded sandbox")
+    demo.set_defaults(handler=_demo)
+
+
+def _demo(_args: argparse.Namespace) -> int:
+    return asyncio.run(run_demo(sys.stdout))

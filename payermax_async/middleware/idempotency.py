@@ -26,12 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import time
-import uuid
-from collections.abc import Coroutine
-from typing import Any, TypeVar
 
 import attrs
 
@@ -51,6 +45,7 @@ from ..stores.base import Claim, ClaimOutcome, IdempotencyStore, PayoutRecord, R
 from .backoff import Backoff
 from .flight import Flight, LeaderCancelled
 from .intent import PayoutIntent
+from .journal import DEFAULT_ABSENCE_WINDOW, Journal
 from .leases import Heartbeat, lease_for
 from .outcomes import Outcome, classify, outcome_unknown
 from .settle import PayoutLookup, check_same_payout
@@ -67,12 +62,8 @@ from .verdicts import (
 __all__ = ["DEFAULT_ABSENCE_WINDOW", "IdempotencyMiddleware"]
 
 logger = logging.getLogger("payermax_async")
-T = TypeVar("T")
 _MAX_ROUNDS = 4
 _MAX_POLLS = 100_000
-#: How long after the last possible send an ``ORDER_NOT_EXIST`` proves absence (docs/protocol.md §8):
-#: PayerMax refuses a request older than 2 minutes, plus a wide margin for late commits.
-DEFAULT_ABSENCE_WINDOW = 600.0
 
 
 class IdempotencyMiddleware:
@@ -103,63 +94,28 @@ class IdempotencyMiddleware:
         absence_window: float = DEFAULT_ABSENCE_WINDOW,
         default_timeout: float | None = None,
     ) -> None:
-        self.store = store
-        self.lease_seconds = lease_seconds
+        self.journal = Journal(
+            store, lease_seconds=lease_seconds, absence_window=absence_window, owner=owner
+        )
         self.wait_timeout = wait_timeout if wait_timeout is not None else lease_seconds + 5.0
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        self.absence_window = absence_window
         self.default_timeout = default_timeout
         self._lookup = lookup
         self._wait = Backoff(first=poll_interval, cap=0.5, factor=1.5)
         self._inflight: dict[str, Flight] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._tokens = 0
 
-    # ------------------------------------------------------------------------------ shared helpers
+    @property
+    def store(self) -> IdempotencyStore:
+        """The journal's store."""
+        return self.journal.store
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claim is exclusive without renewal (before per-call additions)."""
+        return self.journal.lease_seconds
 
     def in_flight(self, out_trade_no: str) -> bool:
         """Whether this process is working on ``out_trade_no`` right now."""
         return out_trade_no in self._inflight
-
-    def now(self) -> float:
-        """The journal's clock (epoch seconds)."""
-        clock = getattr(self.store, "now", None)
-        return float(clock()) if callable(clock) else time.time()
-
-    def token(self) -> str:
-        """A lease token for one call: claims are exclusive per call, not per process, so a
-        reconcile() and a create() of one number in the same process cannot act for each other."""
-        self._tokens += 1
-        return f"{self.owner}/{self._tokens}"
-
-    def absence_proven(self, record: PayoutRecord, queried_at: float) -> bool:
-        """Whether a signed ``ORDER_NOT_EXIST`` from a query started at ``queried_at`` proves that
-        no order exists for ``record``: nothing was ever maybe sent, or the query came an absence
-        window after the last moment a request may have left."""
-        if not record.maybe_sent:
-            return True
-        until = record.sent_until
-        return until is not None and queried_at >= until + self.absence_window
-
-    def spawn(self, coro: Coroutine[Any, Any, object]) -> None:
-        """Run a background journal write, keeping a reference until it is done."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def write(self, step: Coroutine[Any, Any, T]) -> T | None:
-        """A journal write after the fact: runs to completion even if the caller is cancelled; a
-        failure is logged and ``None`` returned (the caller's own outcome matters more, and the
-        record stays open for the next owner or ``reconcile()``)."""
-        try:
-            return await run_to_completion(step)
-        except Exception as exc:
-            logger.error(
-                "payermax journal write failed: %s",
-                type(exc).__name__,
-                extra={"outcome": "store_error"},
-            )
-            return None
 
     # ------------------------------------------------------------------------------ the layer
 
@@ -208,7 +164,7 @@ class IdempotencyMiddleware:
             del self._inflight[key]
 
     async def _settle(self, call: Call, next_handler: Handler, intent: PayoutIntent) -> Reply:
-        key, token = intent.out_trade_no, self.token()
+        key, token = intent.out_trade_no, self.journal.token()
         lease = lease_for(call, self.lease_seconds, self.default_timeout)
         fp = intent.fingerprint
         loop = asyncio.get_running_loop()
@@ -238,7 +194,7 @@ class IdempotencyMiddleware:
                 waits += 1
                 await asyncio.sleep(self._wait.pause(waits))
                 continue
-            heartbeat = Heartbeat(self.store, key, token, lease, self.spawn)
+            heartbeat = Heartbeat(self.store, key, token, lease, self.journal.spawn)
             try:
                 reply = await self._own(call, next_handler, intent, token, lease, claim)
             finally:
@@ -305,7 +261,7 @@ class IdempotencyMiddleware:
             msg = f"the journal knows payout {last4(key)} but the gateway does not (yet)"
             raise PayoutOutcomeUnknown(msg, out_trade_no=key, code="ORDER_NOT_EXIST")
         # Keep the order's trade: from now on the claim itself compares requests with it.
-        await self.write(self.store.record_result(key, order_fact(found.order)))
+        await self.journal.write(self.store.record_result(key, order_fact(found.order)))
         check_same_payout(key, intent.amount, intent.currency, found.order)
         return None
 
@@ -322,27 +278,31 @@ class IdempotencyMiddleware:
         Returns the order's reply, or whether its absence is now proven (see ``absence_proven``).
         """
         key = intent.out_trade_no
-        queried_at = self.now()
+        queried_at = self.journal.now()
         try:
             found = await self._lookup(next_handler, key, call.timeout)
             if found.order is not None:
                 check_same_payout(key, intent.amount, intent.currency, found.order)
         except asyncio.CancelledError:
-            await self.write(self.store.record_in_doubt(key, owner=token, error="cancelled"))
+            await self.journal.write(
+                self.store.record_in_doubt(key, owner=token, error="cancelled")
+            )
             raise
         except IdempotencyConflictError as exc:
-            await self.write(self.store.record_conflict(key, owner=token, error=describe(exc)))
+            await self.journal.write(
+                self.store.record_conflict(key, owner=token, error=describe(exc))
+            )
             raise
         except Exception as exc:
             in_doubt = self.store.record_in_doubt(
                 key, owner=token, error=describe(exc), code=gateway_code(exc)
             )
-            await self.write(in_doubt)
+            await self.journal.write(in_doubt)
             raise outcome_unknown(key, exc) from exc
         if found.order is None:
-            return self.absence_proven(record, queried_at)
+            return self.journal.absence_proven(record, queried_at)
         fact = order_fact(found.order)
-        await self.write(self.store.record_result(key, fact))
+        await self.journal.write(self.store.record_result(key, fact))
         return recorded_reply(call.api, key, {k: v for k, v in fact.items() if k != "trade"})
 
     async def _send(
@@ -364,11 +324,11 @@ class IdempotencyMiddleware:
             reply = await next_handler(call)
         except asyncio.CancelledError:
             in_doubt = self.store.record_in_doubt(key, owner=token, error="cancelled after sending")
-            await self.write(in_doubt)
+            await self.journal.write(in_doubt)
             raise
         except Exception as exc:
             raise await self._record_failure(key, token, exc) from None
-        if await self.write(self.store.record_result(key, dict(reply.data or {}))) is None:
+        if await self.journal.write(self.store.record_result(key, dict(reply.data or {}))) is None:
             # The payout is accepted; the journal will learn it by query.
             logger.error(
                 "payermax could not record accepted payout %s",
@@ -395,14 +355,16 @@ class IdempotencyMiddleware:
         except StoreError:
             # Nothing was sent: hand the claim back (best effort) so the next create() of this
             # number need not wait for our lease to lapse.
-            await self.write(self.store.release(key, owner=token, error="store failed"))
+            await self.journal.write(self.store.release(key, owner=token, error="store failed"))
             raise
 
     async def _record_failure(self, key: str, token: str, error: Exception) -> BaseException:
         """Journal a failed send and return the exception the caller should see: a refusal or a
         "not sent" only when the journal confirms that no order can exist, else in doubt."""
         if isinstance(error, IdempotencyConflictError):
-            await self.write(self.store.record_conflict(key, owner=token, error=describe(error)))
+            await self.journal.write(
+                self.store.record_conflict(key, owner=token, error=describe(error))
+            )
             return error
         kind = classify(error)
         if kind is Outcome.REJECTED:
@@ -410,19 +372,21 @@ class IdempotencyMiddleware:
             rejected = self.store.record_rejected(
                 key, owner=token, code=code, error=describe(error)
             )
-            record = await self.write(rejected)
+            record = await self.journal.write(rejected)
             if record is not None and record.state is RecordState.REJECTED:
                 return error
             return unknown(key, error)
         if kind in (Outcome.NOT_SENT, Outcome.RATE_LIMITED, Outcome.TIME_SKEW, Outcome.LOCAL):
             # The retry layer only lets these through when no attempt of this call may have reached
             # the gateway; the journal knows whether an earlier one may have.
-            record = await self.write(self.store.release(key, owner=token, error=describe(error)))
+            record = await self.journal.write(
+                self.store.release(key, owner=token, error=describe(error))
+            )
             if record is not None and record.state is RecordState.CLAIMED:
                 return error
             return unknown(key, error)
         in_doubt = self.store.record_in_doubt(
             key, owner=token, error=describe(error), code=gateway_code(error)
         )
-        await self.write(in_doubt)
+        await self.journal.write(in_doubt)
         return unknown(key, error)

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from .._redact import mask
-from .wire import to_decimal
+from .values import to_decimal
 
 __all__ = [
     "FINAL_STATUSES",

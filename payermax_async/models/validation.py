@@ -8,9 +8,13 @@ from typing import Any
 import attrs
 
 from ..errors import ValidationError
-from .wire import converter
 
-__all__ = ["FieldError", "FieldValidationResult"]
+__all__ = [
+    "FieldError",
+    "FieldValidationResult",
+    "structure_validation",
+    "unstructure_validation",
+]
 
 
 @attrs.frozen
@@ -62,7 +66,7 @@ def _field_names(items: object, what: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _structure(data: Mapping[str, Any], _type: object) -> FieldValidationResult:
+def structure_validation(data: Mapping[str, Any], _type: object) -> FieldValidationResult:
     code = data.get("validationCode")
     if not isinstance(code, str):
         msg = "validation result has no validationCode"
@@ -85,7 +89,7 @@ def _structure(data: Mapping[str, Any], _type: object) -> FieldValidationResult:
     )
 
 
-def _unstructure(result: FieldValidationResult) -> dict[str, Any]:
+def unstructure_validation(result: FieldValidationResult) -> dict[str, Any]:
     return {
         "validationCode": result.validation_code,
         "validationPassedFields": [{"field": name} for name in result.passed_fields],
@@ -95,7 +99,3 @@ def _unstructure(result: FieldValidationResult) -> dict[str, Any]:
         ],
         **result.extra,
     }
-
-
-converter.register_structure_hook(FieldValidationResult, _structure)
-converter.register_unstructure_hook(FieldValidationResult, _unstructure)

@@ -7,12 +7,12 @@ time parsing, ``None`` fields left out of requests, and unknown response fields 
 
 from __future__ import annotations
 
-import re
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import attrs
@@ -20,100 +20,20 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ..errors import ValidationError
+from .validation import FieldValidationResult, structure_validation, unstructure_validation
+from .values import parse_time, to_decimal, wire_name
 
-__all__ = ["converter", "parse_time", "structure", "to_decimal", "unstructure", "wire_name"]
+__all__ = [
+    "converter",
+    "make_converter",
+    "parse_time",
+    "structure",
+    "to_decimal",
+    "unstructure",
+    "wire_name",
+]
 
 T = TypeVar("T")
-
-converter = cattrs.Converter()
-
-
-def wire_name(attribute: attrs.Attribute[Any]) -> str:
-    """The wire (camelCase) name of a model attribute."""
-    explicit = attribute.metadata.get("wire")
-    if explicit:
-        return str(explicit)
-    head, *rest = attribute.name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def to_decimal(value: object, *, field: str) -> Decimal:
-    """Convert a wire or user amount to ``Decimal``; floats are refused (they cannot hold money)."""
-    if type(value) is str:  # the wire case first: an exact str needs no str() or further checks
-        text = value
-    elif isinstance(value, Decimal):
-        return value
-    elif isinstance(value, bool | float):
-        msg = f"{field} must be a decimal string or Decimal, not {type(value).__name__}"
-        raise ValidationError(msg, field=field)
-    elif isinstance(value, int | str):
-        text = str(value)
-    else:
-        msg = f"{field} must be a decimal string or Decimal, not {type(value).__name__}"
-        raise ValidationError(msg, field=field)
-    try:
-        result = Decimal(text.strip())
-    except InvalidOperation:
-        msg = f"{field} is not a decimal number"
-        raise ValidationError(msg, field=field) from None
-    if not result.is_finite():
-        msg = f"{field} is not a finite decimal number"
-        raise ValidationError(msg, field=field)
-    return result
-
-
-_TIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
-    r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
-)
-
-
-# Zone spellings seen so far ("+00:00", "Z", "+0800", ...) and their tzinfo; a few per gateway.
-_ZONES: dict[str, timezone] = {"Z": timezone.utc, "z": timezone.utc}
-_MAX_ZONES = 256
-
-
-def _zone(zone: str) -> timezone:
-    tz = _ZONES.get(zone)
-    if tz is None:
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-        tz = timezone(sign * offset)  # ValueError for an offset of a day or more
-        if len(_ZONES) < _MAX_ZONES:
-            _ZONES[zone] = tz
-    return tz
-
-
-def parse_time(value: object) -> datetime | None:
-    """Parse PayerMax's many time spellings into an aware UTC-based ``datetime``.
-
-    Accepts ``2022-12-02T11:35:17 +0000``, ``...Z``, ``...+08:00``, ``...+0800``, ``2023-03-12 02:37:37``
-    (taken as UTC), with or without fractions; empty or unparseable values give ``None``.
-    """
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    if not isinstance(value, str):
-        return None
-    match = _TIME.match(value.strip())
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    try:
-        tz = _zone(zone) if zone else timezone.utc
-        return datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            micro,
-            tzinfo=tz,
-        )
-    except ValueError:
-        return None
 
 
 def _structure_optional_decimal(value: object, _type: object) -> Decimal | None:
@@ -135,7 +55,9 @@ def _is_optional(type_: object) -> bool:
     )
 
 
-def _optional_factory(type_: Any) -> Callable[[object, object], object]:
+def _optional_factory(
+    converter: cattrs.Converter, type_: Any
+) -> Callable[[object, object], object]:
     # cattrs' own Optional hook looks the inner type's hook up again on every value; resolve it once.
     inner = next(arg for arg in type_.__args__ if arg is not type(None))
     hook = converter.get_structure_hook(inner)  # cattrs >= 23.2
@@ -152,22 +74,13 @@ def _optional_factory(type_: Any) -> Callable[[object, object], object]:
     return structure_optional
 
 
-# Registered first: the more specific Optional hooks below are consulted before it.
-converter.register_structure_hook_factory(_is_optional, _optional_factory)
-converter.register_structure_hook(Decimal, _structure_decimal)
-converter.register_structure_hook_func(lambda t: t == (Decimal | None), _structure_optional_decimal)
-converter.register_unstructure_hook(Decimal, lambda d: format(d, "f"))
-converter.register_structure_hook_func(
-    lambda t: t == (datetime | None), lambda v, _t: parse_time(v)
-)
-converter.register_unstructure_hook(datetime, lambda d: d.isoformat())
-
-
 def _has_extra(cls: type) -> bool:
     return any(a.name == "extra" for a in attrs.fields(cls))
 
 
-def _structure_factory(cls: type[Any]) -> Callable[[Mapping[str, Any], type[Any]], Any]:
+def _structure_factory(
+    converter: cattrs.Converter, cls: type[Any]
+) -> Callable[[Mapping[str, Any], type[Any]], Any]:
     overrides = {
         a.name: (override(omit=True) if a.name == "extra" else override(rename=wire_name(a)))
         for a in attrs.fields(cls)
@@ -191,7 +104,9 @@ def _structure_factory(cls: type[Any]) -> Callable[[Mapping[str, Any], type[Any]
     return structure_keeping_extra
 
 
-def _unstructure_factory(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+def _unstructure_factory(
+    converter: cattrs.Converter, cls: type[Any]
+) -> Callable[[Any], dict[str, Any]]:
     overrides = {
         a.name: (override(omit=True) if a.name == "extra" else override(rename=wire_name(a)))
         for a in attrs.fields(cls)
@@ -211,8 +126,37 @@ def _unstructure_factory(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
     return unstructure_without_nones
 
 
-converter.register_structure_hook_factory(attrs.has, _structure_factory)
-converter.register_unstructure_hook_factory(attrs.has, _unstructure_factory)
+def make_converter() -> cattrs.Converter:
+    """A converter that knows the wire format (see the module docstring)."""
+    converter = cattrs.Converter()
+    # Registered first: the more specific hooks below are consulted before it.
+    converter.register_structure_hook_factory(
+        _is_optional, lambda type_: _optional_factory(converter, type_)
+    )
+    converter.register_structure_hook(Decimal, _structure_decimal)
+    converter.register_structure_hook_func(
+        lambda t: t == (Decimal | None), _structure_optional_decimal
+    )
+    converter.register_unstructure_hook(Decimal, lambda d: format(d, "f"))
+    converter.register_structure_hook_func(
+        lambda t: t == (datetime | None), lambda v, _t: parse_time(v)
+    )
+    converter.register_unstructure_hook(datetime, lambda d: d.isoformat())
+    converter.register_structure_hook(FieldValidationResult, structure_validation)
+    converter.register_unstructure_hook(FieldValidationResult, unstructure_validation)
+    converter.register_structure_hook_factory(
+        attrs.has, lambda cls: _structure_factory(converter, cls)
+    )
+    converter.register_unstructure_hook_factory(
+        attrs.has, lambda cls: _unstructure_factory(converter, cls)
+    )
+    return converter
+
+
+@functools.cache
+def converter() -> cattrs.Converter:
+    """The package's one converter, made on first use."""
+    return make_converter()
 
 
 def structure(data: object, cls: type[T], *, what: str) -> T:
@@ -226,7 +170,7 @@ def structure(data: object, cls: type[T], *, what: str) -> T:
         msg = f"{what} must be a JSON object"
         raise ValidationError(msg)
     try:
-        return converter.structure(data, cls)
+        return converter().structure(data, cls)
     except ValidationError:
         raise
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
@@ -241,6 +185,6 @@ def structure(data: object, cls: type[T], *, what: str) -> T:
 
 def unstructure(instance: object) -> dict[str, Any]:
     """Turn a model into its wire mapping (camelCase, amounts as strings, ``None`` left out)."""
-    result = converter.unstructure(instance)
+    result = converter().unstructure(instance)
     assert isinstance(result, dict)
     return result

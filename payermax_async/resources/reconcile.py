@@ -80,7 +80,8 @@ class Reconciler:
     """
 
     def __init__(self, journal: IdempotencyMiddleware, send: Send, lookup: PayoutLookup) -> None:
-        self._journal = journal
+        self._payouts = journal
+        self._journal = journal.journal
         self._send = send
         self._lookup = lookup
 
@@ -119,7 +120,7 @@ class Reconciler:
     ) -> PayoutOrder | None:
         journal = self._journal
         key = record.out_trade_no
-        if journal.in_flight(key):
+        if self._payouts.in_flight(key):
             report.skipped.append(key)  # this process is settling it right now
             return None
         token = journal.token()

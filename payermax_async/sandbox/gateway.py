@@ -14,9 +14,6 @@ or standalone with ``payermax sandbox --port 8080``.
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
-import struct
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -28,9 +25,10 @@ from ..models.payouts import PayoutStatus
 from ..protocol.envelope import utc_now
 from ..signing import RsaSigner, RsaVerifier
 from ..signing.keys import KeyPair, generate_keypair
+from ._answers import Answers, abort
 from ._api import APIS, PayoutApis, parse_body
 from ._tasks import TaskTracker
-from .faults import Fault, FaultKind, FaultSet
+from .faults import FaultKind, FaultSet
 from .ledger import Ledger, SandboxOrder, outcome_for
 from .notifier import Delivery, Notifier
 
@@ -43,22 +41,6 @@ DEFAULT_MERCHANT_NO = "010213834123456"
 MAX_REQUEST_BYTES = 1024 * 1024
 _JSON = "application/json;charset=UTF-8"
 _CLOSE_PASSES = 5
-
-
-def _compact(document: Mapping[str, object]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _abort(request: web.BaseRequest, *, reset: bool) -> None:
-    """Close the client's connection without an answer; ``reset`` sends a TCP RST instead of a FIN."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if reset and sock is not None:
-        # SO_LINGER with a zero timeout makes close() send RST: the client sees "connection reset".
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
 
 
 class SandboxGateway:
@@ -112,6 +94,7 @@ class SandboxGateway:
         self._notify_url = notify_url
         self._verifier = RsaVerifier(self._merchant_keys.public_key)
         self._signer = RsaSigner(self._platform_keys.private_key)
+        self._answers = Answers(self._signer)
         self._tasks = TaskTracker()
         self.faults = FaultSet(seed)
         self.ledger = Ledger()
@@ -304,7 +287,9 @@ class SandboxGateway:
         if request.method != "POST":
             return web.Response(status=405, text="Method Not Allowed")
         if (request.content_length or 0) > MAX_REQUEST_BYTES:
-            return self._answer({"code": "PARAMS_INVALID", "msg": "The request is too large."})
+            return self._answers.signed(
+                {"code": "PARAMS_INVALID", "msg": "The request is too large."}
+            )
         raw = await request.read()
         document = parse_body(raw)
         data = document.get("data") if document is not None else None
@@ -317,14 +302,14 @@ class SandboxGateway:
             self._late_commits.add(late)
             late.add_done_callback(self._late_commits.discard)
             self._tasks.spawn(_wait_for(late), name="payermax-sandbox-late-commit")
-            _abort(request, reset=False)
+            abort(request, reset=False)
             return web.Response(status=500)  # never written: the connection is gone
         if fault is not None and fault.kind.before_commit:
-            return self._before_commit(request, fault)
+            return self._answers.before_commit(request, fault)
         answer = self._apis.process(api, raw, document, request.headers.get("sign"))
         if fault is None:
-            return self._answer(answer)
-        return await self._after_commit(request, fault, answer)
+            return self._answers.signed(answer)
+        return await self._answers.after_commit(request, fault, answer, self._stopping)
 
     async def _commit_late(
         self,
@@ -344,59 +329,6 @@ class SandboxGateway:
             flush.cancel()
         if not self._closing.is_set():
             self._apis.process(api, raw, document, sign)
-
-    def _before_commit(self, request: web.BaseRequest, fault: Fault) -> web.StreamResponse:
-        if fault.kind is FaultKind.RESET_BEFORE_READ:
-            _abort(request, reset=True)
-            return web.Response(status=500)  # never written: the connection is gone
-        if fault.kind is FaultKind.HTTP_503_BEFORE_COMMIT:
-            return web.Response(
-                status=503,
-                text="<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
-                content_type="text/html",
-            )
-        if fault.kind is FaultKind.RATE_LIMIT:
-            answer = {"code": "TOO_MANY_REQUEST", "msg": "Too many requests, try again later."}
-            return self._answer(answer, headers={"Retry-After": f"{fault.retry_after:g}"})
-        if fault.kind is FaultKind.REJECT:
-            return self._answer({"code": fault.code, "msg": f"Refused: {fault.code}."})
-        if fault.kind is FaultKind.UNSIGNED_ERROR:
-            return _unsigned({"code": fault.code, "msg": f"Refused: {fault.code}."})
-        return self._answer({"code": "SYSTEM_ERROR", "msg": "System error, please retry."})
-
-    async def _after_commit(
-        self, request: web.BaseRequest, fault: Fault, answer: Mapping[str, object]
-    ) -> web.StreamResponse:
-        if fault.kind is FaultKind.SYSTEM_ERROR_AFTER_COMMIT:
-            return self._answer({"code": "SYSTEM_ERROR", "msg": "System error, please retry."})
-        if fault.kind is FaultKind.TAMPERED_AFTER_COMMIT:
-            return _unsigned({"code": fault.code, "msg": f"Refused: {fault.code}."})
-        if fault.kind is FaultKind.DROP_AFTER_COMMIT:
-            _abort(request, reset=False)
-            return web.Response(status=500)  # never written: the connection is gone
-        if fault.kind is FaultKind.BAD_SIGNATURE:
-            body = _compact(answer)
-            wrong = self._signer.sign_sync(body + b" ")  # a real signature, of other bytes
-            return web.Response(body=body, headers={"sign": wrong, "Content-Type": _JSON})
-        # FaultKind.DELAY: hold the answer back, but never past the gateway's own shutdown.
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=fault.delay)
-        except asyncio.TimeoutError:
-            return self._answer(answer)
-        _abort(request, reset=False)
-        return web.Response(status=500)
-
-    def _answer(
-        self, document: Mapping[str, object], *, headers: Mapping[str, str] | None = None
-    ) -> web.Response:
-        """A signed answer: compact JSON, signed over exactly the bytes sent."""
-        body = _compact(document)
-        all_headers = {
-            "Content-Type": _JSON,
-            "sign": self._signer.sign_sync(body),
-            **(headers or {}),
-        }
-        return web.Response(body=body, headers=all_headers)
 
     def _schedule_outcome(self, order: SandboxOrder) -> None:
         outcome = outcome_for(order.data)
@@ -418,11 +350,6 @@ class SandboxGateway:
     def __repr__(self) -> str:
         state = f"listening on {self._host}:{self._port}" if self._runner else "not listening"
         return f"SandboxGateway({state}, orders={len(self.ledger.orders)})"
-
-
-def _unsigned(document: Mapping[str, object]) -> web.Response:
-    """An answer without a ``sign`` header."""
-    return web.Response(body=_compact(document), headers={"Content-Type": _JSON})
 
 
 async def _wait_for(task: asyncio.Task[None]) -> None:

@@ -1,9 +1,8 @@
-"""The journal's transition rules, written once and shared by every store.
+"""``JournalStore``: the :class:`~payermax_async.IdempotencyStore` protocol on three primitives.
 
 A store only has to provide an atomic read-modify-write of one record (``_update``), a lookup and a
-scan of open records; :class:`JournalStore` turns those into the :class:`IdempotencyStore` protocol.
-Every rule below is a pure function of (old record, event, now), so all stores behave identically,
-and a check and the write it allows are always one atomic step.
+scan of open records; every transition applies a pure rule from :mod:`.rules` inside that one atomic
+step, so all stores behave identically.
 """
 
 from __future__ import annotations
@@ -17,29 +16,21 @@ from typing import TypeVar
 
 import attrs
 
-from ..models.payouts import PayoutOrder, PayoutStatus, is_forward
-from .base import (
-    KNOWN_STATES,
-    MAYBE_SENT_STATES,
-    OPEN_STATES,
-    Claim,
-    ClaimOutcome,
-    DeliveryOutcome,
-    OpenRecords,
-    PayoutRecord,
-    RecordState,
+from ..models.payouts import PayoutOrder, PayoutStatus
+from .base import OPEN_STATES, Claim, DeliveryOutcome, OpenRecords, PayoutRecord, RecordState
+from .rules import (
+    CONFLICT_CODE,
+    apply_result,
+    decide_claim,
+    decide_delivery,
+    end_delivery,
+    in_doubt,
+    order_fact,
+    owned,
+    same_amount,
 )
 
-__all__ = [
-    "CONFLICT_CODE",
-    "Clock",
-    "JournalStore",
-    "T",
-    "Update",
-    "apply_result",
-    "decide_claim",
-    "same_amount",
-]
+__all__ = ["Clock", "JournalStore", "T", "Update", "order_fact", "same_amount"]
 
 logger = logging.getLogger("payermax_async")
 
@@ -48,214 +39,6 @@ S = TypeVar("S", bound="JournalStore")
 #: ``old record or None`` → ``(new record to write or None to leave it, value to return)``.
 Update = Callable[[PayoutRecord | None], tuple[PayoutRecord | None, T]]
 Clock = Callable[[], float]
-#: ``error_code`` of a record in ``CONFLICT``.
-CONFLICT_CODE = "IDEMPOTENCY_CONFLICT"
-_PRE_SEND = frozenset({RecordState.CLAIMED, RecordState.REJECTED})
-
-
-def _decimal(value: object) -> Decimal | None:
-    if value is None or isinstance(value, bool | float):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
-
-
-def same_amount(a: object, b: object) -> bool:
-    """Whether two amounts are the same number (``"10"``, ``"10.00"`` and ``Decimal("10.0")`` are)."""
-    x, y = _decimal(a), _decimal(b)
-    if x is None or y is None:
-        return str(a) == str(b)
-    return x == y
-
-
-def _status(value: object) -> PayoutStatus | None:
-    try:
-        return PayoutStatus(str(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _order_trade(result: Mapping[str, object]) -> tuple[str | None, str | None]:
-    trade = result.get("trade")
-    if not isinstance(trade, Mapping):
-        return None, None
-    amount, currency = trade.get("amount"), trade.get("currency")
-    return (
-        str(amount) if amount is not None and amount != "" else None,
-        str(currency) if currency else None,
-    )
-
-
-def apply_result(
-    old: PayoutRecord | None, out_trade_no: str, result: Mapping[str, object], now: float
-) -> PayoutRecord:
-    """Merge a fact from the gateway (pay answer, query, notification): the order exists.
-
-    The status only moves forward; a stale one (``PENDING`` after ``SUCCESS``) is ignored. The
-    lease is released: there is nothing left to send. The order's amount and currency, when the
-    fact carries them, are kept to check later requests for this number against. A ``CONFLICT``
-    record stays as it is: the order under its number is not this payout.
-    """
-    if old is not None and old.state is RecordState.CONFLICT:
-        return old
-    new_status = _status(result.get("status")) or PayoutStatus.PENDING
-    trade_no = result.get("tradeNo")
-    if old is None:
-        old = PayoutRecord(
-            out_trade_no=out_trade_no,
-            fingerprint="",
-            state=RecordState.CLAIMED,
-            created_at=now,
-        )
-    status = old.status
-    if status is None or (status is not new_status and is_forward(status, new_status)):
-        status = new_status
-    state = RecordState.FINAL if status.is_final else RecordState.ACCEPTED
-    kept = dict(old.result or {})
-    kept.update({k: v for k, v in result.items() if k in ("outTradeNo", "tradeNo", "status")})
-    if old.result is None:
-        kept.update({k: v for k, v in result.items() if k != "trade"})
-    order_amount, order_currency = _order_trade(result)
-    return attrs.evolve(
-        old,
-        state=state,
-        status=status,
-        trade_no=old.trade_no or (str(trade_no) if trade_no else None),
-        result=kept,
-        owner=None,
-        lease_expires=None,
-        updated_at=now,
-        order_amount=old.order_amount or order_amount,
-        order_currency=old.order_currency or order_currency,
-    )
-
-
-def _matches_order(old: PayoutRecord, amount: str | None, currency: str | None) -> bool:
-    """For a record without a fingerprint: does the request fit what is known of its order?"""
-    known = (
-        (old.order_amount, old.order_currency),
-        (old.amount, old.currency),
-    )
-    for known_amount, known_currency in known:
-        if known_amount is not None and not same_amount(known_amount, amount):
-            return False
-        if known_currency is not None and known_currency != currency:
-            return False
-    return True
-
-
-def decide_claim(
-    old: PayoutRecord | None,
-    out_trade_no: str,
-    fingerprint: str,
-    *,
-    owner: str,
-    lease_seconds: float,
-    amount: str | None,
-    currency: str | None,
-    now: float,
-) -> tuple[PayoutRecord | None, Claim]:
-    """The claim rule (see ``IdempotencyStore.claim``)."""
-    lease = now + lease_seconds
-    if old is None:
-        record = PayoutRecord(
-            out_trade_no=out_trade_no,
-            fingerprint=fingerprint,
-            state=RecordState.CLAIMED,
-            amount=amount,
-            currency=currency,
-            owner=owner,
-            lease_expires=lease,
-            created_at=now,
-            updated_at=now,
-        )
-        return record, Claim(ClaimOutcome.SEND, record)
-    if old.state is RecordState.CONFLICT:
-        return None, Claim(ClaimOutcome.CONFLICT, old)
-    if old.fingerprint and old.fingerprint != fingerprint:
-        return None, Claim(ClaimOutcome.CONFLICT, old)
-    if not old.fingerprint and not _matches_order(old, amount, currency):
-        return None, Claim(ClaimOutcome.CONFLICT, old)
-    if old.state in KNOWN_STATES:
-        if old.fingerprint or old.order_amount is None or old.order_currency is None:
-            # A record learned without its order's trade (an earlier version's notification) keeps
-            # no fingerprint: the caller checks the order by query before answering from it.
-            return None, Claim(ClaimOutcome.DONE, old)
-        # Learned from a notification: the request matches the order's trade, so the record now
-        # stands for this request; other data under the number will be a conflict.
-        bound = attrs.evolve(
-            old,
-            fingerprint=fingerprint,
-            amount=old.amount or amount,
-            currency=old.currency or currency,
-            updated_at=now,
-        )
-        return bound, Claim(ClaimOutcome.DONE, bound)
-    if old.leased_by_other(owner, now):
-        return None, Claim(ClaimOutcome.BUSY, old)
-    # Free, re-sendable, or abandoned by an owner whose lease ran out: take it over.
-    maybe_sent = old.maybe_sent or old.state in MAYBE_SENT_STATES
-    sent_until = old.sent_until
-    if old.state is RecordState.SENT:
-        # Its owner is gone: it may have been sending until its lease ran out, no later.
-        sent_until = max(sent_until or 0.0, old.lease_expires or old.updated_at)
-    elif maybe_sent and sent_until is None:
-        sent_until = max(old.updated_at, old.lease_expires or 0.0)
-    if maybe_sent:
-        outcome, state = ClaimOutcome.QUERY_FIRST, RecordState.IN_DOUBT
-    else:
-        outcome, state = ClaimOutcome.SEND, RecordState.CLAIMED
-    record = attrs.evolve(
-        old,
-        state=state,
-        fingerprint=old.fingerprint or fingerprint,
-        amount=old.amount or amount,
-        currency=old.currency or currency,
-        owner=owner,
-        lease_expires=lease,
-        maybe_sent=maybe_sent,
-        sent_until=sent_until,
-        updated_at=now,
-    )
-    return record, Claim(outcome, record)
-
-
-def _owned(old: PayoutRecord | None, owner: str | None) -> bool:
-    """Pre-acceptance transitions need the lease: a stale owner must not undo a newer one's work."""
-    if old is None or old.state in KNOWN_STATES or old.state is RecordState.CONFLICT:
-        return False
-    return owner is None or old.owner == owner
-
-
-def _in_doubt(
-    old: PayoutRecord,
-    now: float,
-    *,
-    owner: str | None,
-    last_error: str | None,
-    error_code: str | None,
-) -> PayoutRecord:
-    """``old`` put in doubt: maybe sent. If it was being sent, the sending is over: now, when its
-    owner says so (``mark_sent`` had assumed the whole lease), else whenever its lease ends."""
-    sent_until = old.sent_until
-    if old.state is RecordState.SENT and owner is not None and old.owner == owner:
-        sent_until = now
-    elif old.state is RecordState.SENT or sent_until is None:
-        sent_until = max(sent_until or 0.0, now)
-    return attrs.evolve(
-        old,
-        state=RecordState.IN_DOUBT,
-        maybe_sent=True,
-        sent_until=sent_until,
-        owner=None,
-        lease_expires=None,
-        updated_at=now,
-        last_error=last_error,
-        error_code=error_code,
-    )
 
 
 class JournalStore(abc.ABC):
@@ -346,7 +129,7 @@ class JournalStore(abc.ABC):
         now = self._clock()
 
         def update(old: PayoutRecord | None) -> tuple[PayoutRecord | None, PayoutRecord | None]:
-            if old is None or not _owned(old, owner) or old.owner is None:
+            if old is None or not owned(old, owner) or old.owner is None:
                 return None, None
             lease = now + lease_seconds if lease_seconds is not None else old.lease_expires
             # The owner may send until its lease ends (a renewal moves this on).
@@ -371,7 +154,7 @@ class JournalStore(abc.ABC):
         now = self._clock()
 
         def update(old: PayoutRecord | None) -> tuple[PayoutRecord | None, PayoutRecord | None]:
-            if old is None or not _owned(old, owner) or old.owner is None:
+            if old is None or not owned(old, owner) or old.owner is None:
                 return None, None
             lease = now + lease_seconds
             sent_until = old.sent_until
@@ -395,7 +178,7 @@ class JournalStore(abc.ABC):
     def _allowed(
         self, old: PayoutRecord, owner: str | None, now: float, *, or_unleased: bool
     ) -> bool:
-        if _owned(old, owner):
+        if owned(old, owner):
             return True
         # "In doubt" is never a step back from an open state, so it may also land on a record
         # nobody holds (e.g. released meanwhile by a reconcile that saw no order yet).
@@ -409,10 +192,10 @@ class JournalStore(abc.ABC):
         now = self._clock()
 
         def update(old: PayoutRecord | None) -> tuple[PayoutRecord | None, PayoutRecord | None]:
-            if old is None or not _owned(old, owner):
+            if old is None or not owned(old, owner):
                 return None, None
             if old.maybe_sent or not verified:
-                new = _in_doubt(old, now, owner=owner, last_error=error, error_code=code)
+                new = in_doubt(old, now, owner=owner, last_error=error, error_code=code)
             else:
                 new = attrs.evolve(
                     old,
@@ -437,7 +220,7 @@ class JournalStore(abc.ABC):
         def update(old: PayoutRecord | None) -> tuple[PayoutRecord | None, PayoutRecord | None]:
             if old is None or not self._allowed(old, owner, now, or_unleased=True):
                 return None, None
-            new = _in_doubt(
+            new = in_doubt(
                 old, now, owner=owner, last_error=error, error_code=code or old.error_code
             )
             return new, new
@@ -461,7 +244,7 @@ class JournalStore(abc.ABC):
                 return None, None
             last_error = error if error is not None else old.last_error
             if old.maybe_sent and not proven_absent:
-                new = _in_doubt(
+                new = in_doubt(
                     old, now, owner=owner, last_error=last_error, error_code=old.error_code
                 )
             else:
@@ -534,27 +317,12 @@ class JournalStore(abc.ABC):
         """Atomically decide whether a received status is delivered to the application, and if so
         hold the payout's delivery slot until :meth:`end_delivery` (or the lease lapses)."""
         now = self._clock()
-        fact = order_fact(order)
-
-        def update(old: PayoutRecord | None) -> tuple[PayoutRecord | None, DeliveryOutcome]:
-            new = apply_result(old, out_trade_no, fact, now)
-            if (
-                new.delivering_owner not in (None, owner)
-                and new.delivering_until is not None
-                and new.delivering_until > now
-            ):
-                return new if new != old else None, DeliveryOutcome.BUSY
-            if not is_forward(new.notified_status, order.status):
-                return new if new != old else None, DeliveryOutcome.DUPLICATE
-            held = attrs.evolve(
-                new,
-                delivering=order.status,
-                delivering_owner=owner,
-                delivering_until=now + lease_seconds,
-            )
-            return held, DeliveryOutcome.DELIVER
-
-        return await self._update(out_trade_no, update)
+        return await self._update(
+            out_trade_no,
+            lambda old: decide_delivery(
+                old, out_trade_no, order, owner=owner, lease_seconds=lease_seconds, now=now
+            ),
+        )
 
     async def end_delivery(
         self, out_trade_no: str, order: PayoutOrder, *, owner: str, delivered: bool
@@ -562,32 +330,10 @@ class JournalStore(abc.ABC):
         """Release the delivery slot held by ``owner``; ``delivered`` records the status as notified
         (forward only). ``owner=""`` records a delivery made without a slot (``mark_notified``)."""
         now = self._clock()
-        fact = order_fact(order)
-
-        def update(old: PayoutRecord | None) -> tuple[PayoutRecord | None, None]:
-            new = apply_result(old, out_trade_no, fact, now)
-            notified = new.notified_status
-            if delivered and (
-                notified is None
-                or (notified is not order.status and is_forward(notified, order.status))
-            ):
-                notified = order.status
-            new = attrs.evolve(new, notified_status=notified)
-            if owner and new.delivering_owner == owner:
-                new = attrs.evolve(
-                    new, delivering=None, delivering_owner=None, delivering_until=None
-                )
-            return (new if new != old else None), None
-
-        await self._update(out_trade_no, update)
-
-
-def order_fact(order: PayoutOrder) -> dict[str, object]:
-    """What the journal keeps of an order the gateway reported: number, status, trade."""
-    fact: dict[str, object] = {"outTradeNo": order.out_trade_no, "status": order.status.value}
-    if order.trade_no:
-        fact["tradeNo"] = order.trade_no
-    trade = order.trade
-    if trade is not None and trade.amount is not None and trade.currency:
-        fact["trade"] = {"amount": str(trade.amount), "currency": trade.currency}
-    return fact
+        await self._update(
+            out_trade_no,
+            lambda old: (
+                end_delivery(old, out_trade_no, order, owner=owner, delivered=delivered, now=now),
+                None,
+            ),
+        )

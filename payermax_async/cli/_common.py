@@ -1,0 +1,60 @@
+"""What every command module shares: the parser class and one way to print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, NoReturn, TypeAlias
+
+__all__ = ["Commands", "Handler", "Parser", "flatten", "out", "print_fields", "print_json", "wire"]
+
+#: A command's handler: takes the parsed arguments, returns the exit status.
+Handler = Callable[[argparse.Namespace], int]
+#: Where a command module adds its parsers (generic only for type checkers).
+if TYPE_CHECKING:
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Commands = argparse._SubParsersAction
+
+
+class Parser(argparse.ArgumentParser):
+    """Argument errors in one line, like every other error of this command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def out(line: str = "") -> None:
+    """Print one line on stdout."""
+    sys.stdout.write(line + "\n")
+
+
+def wire(model: object) -> object:
+    """A model in wire form (camelCase mapping), for printing."""
+    from ..models.wire import unstructure
+
+    return unstructure(model)
+
+
+def print_json(document: object) -> None:
+    """Print a document as indented JSON."""
+    out(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+
+
+def print_fields(document: object) -> None:
+    """Print a wire mapping as ``key  value`` lines (nested keys dotted, empty values left out)."""
+    rows = list(flatten(document, ""))
+    width = max((len(key) for key, _ in rows), default=0)
+    for key, value in rows:
+        out(f"{key:<{width}}  {value}")
+
+
+def flatten(document: object, prefix: str) -> Iterable[tuple[str, str]]:
+    """``(dotted key, text)`` pairs of a nested mapping's non-empty values."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield from flatten(value, f"{prefix}{key}.")
+    elif document not in (None, ""):
+        yield prefix.rstrip("."), str(document)

@@ -1,0 +1,101 @@
+"""``payermax sandbox``: run a local PayerMax gateway until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._common import Commands, out
+
+if TYPE_CHECKING:
+    from ..signing.keys import KeyPair
+
+__all__ = ["register"]
+
+
+def register(commands: Commands) -> None:
+    """Add ``payermax sandbox``."""
+    sandbox = commands.add_parser("sandbox", help="run a local PayerMax gateway until Ctrl-C")
+    sandbox.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free)")
+    sandbox.add_argument("--seed", type=int, default=0, help="seed of the fault RNG")
+    sandbox.add_argument(
+        "--merchant-key", type=Path, metavar="FILE", help="merchant private key (default: new)"
+    )
+    sandbox.add_argument(
+        "--platform-key", type=Path, metavar="FILE", help="platform private key (default: new)"
+    )
+    sandbox.add_argument(
+        "--processing-delay", type=float, default=0.5, help="seconds until a payout's outcome"
+    )
+    sandbox.add_argument(
+        "--time-scale", type=float, default=0.001, help="factor on the notification retry schedule"
+    )
+    sandbox.set_defaults(handler=_sandbox)
+
+
+def _pair_from_file(path: Path | None) -> KeyPair | None:
+    from ..signing.keys import (
+        KeyPair,
+        load_private_key,
+        private_key_to_base64,
+        public_key_to_base64,
+    )
+
+    if path is None:
+        return None
+    key = load_private_key(path.read_bytes())
+    return KeyPair(
+        private_key=private_key_to_base64(key), public_key=public_key_to_base64(key.public_key())
+    )
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    return asyncio.run(_serve_sandbox(args))
+
+
+async def _serve_sandbox(args: argparse.Namespace) -> int:
+    from ..sandbox import SandboxGateway
+
+    gateway = SandboxGateway(
+        port=args.port,
+        seed=args.seed,
+        merchant_keys=_pair_from_file(args.merchant_key),
+        platform_keys=_pair_from_file(args.platform_key),
+        processing_delay=args.processing_delay,
+        time_scale=args.time_scale,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Not available on Windows, where Ctrl-C raises KeyboardInterrupt instead.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    async with gateway:
+        out("PayerMax sandbox gateway (local, offline) is running. Ctrl-C stops it.")
+        out(f"  base URL             {gateway.base_url}")
+        out(f"  appId                {gateway.app_id}")
+        out(f"  merchantNo           {gateway.merchant_no}")
+        # A key the user brought is referred to by its file, never echoed; generated ones are
+        # throwaway sandbox keys and are printed so a client can be configured at once.
+        if args.merchant_key is not None:
+            private_line = f"PAYERMAX_PRIVATE_KEY_FILE={args.merchant_key.resolve()}"
+            out(f"  merchant private key {args.merchant_key} (yours, not shown)")
+        else:
+            private_line = f"PAYERMAX_PRIVATE_KEY={gateway.merchant_private_key}"
+            out(f"  merchant private key {gateway.merchant_private_key}")
+        out(f"  platform public key  {gateway.platform_public_key}")
+        out("Configure a client with:")
+        out(f"export PAYERMAX_BASE_URL={gateway.base_url}")
+        out(f"export PAYERMAX_APP_ID={gateway.app_id}")
+        out(f"export PAYERMAX_MERCHANT_NO={gateway.merchant_no}")
+        out(f"export {private_line}")
+        out(f"export PAYERMAX_PLATFORM_PUBLIC_KEY={gateway.platform_public_key}")
+        sys.stdout.flush()
+        await stop.wait()
+    out("sandbox stopped")
+    return 0
