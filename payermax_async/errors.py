@@ -271,7 +271,7 @@ class PayoutOutcomeUnknown(PayerMaxError):
 
 _AUTH_CODES = frozenset({"SIGN_VERIFY_FAILED", "MERCHANT_APP_INVALID", "ILLEGAL_IP_REQUEST"})
 _GATEWAY_CODES = frozenset({"SYSTEM_ERROR", "UNEXPECTED_ERROR", "REQUEST_TIMEOUT"})
-#: Codes that mean the gateway refused the request for good: no order exists (PROTOCOL.md §4).
+#: Codes that mean the gateway refused the request for good: no order exists (docs/protocol.md §4).
 REJECTION_CODES = frozenset(
     {
         "PARAMS_INVALID",

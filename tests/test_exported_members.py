@@ -40,7 +40,7 @@ PUBLIC_NAMES = {
 
 
 def test_all_is_exactly_the_design_names() -> None:
-    """__all__ lists the DESIGN.md names, no more and no fewer."""
+    """__all__ lists exactly the pinned public names, no more and no fewer."""
     assert set(payermax_async.__all__) == PUBLIC_NAMES
     assert len(payermax_async.__all__) == len(PUBLIC_NAMES)
 

@@ -1,6 +1,6 @@
 """``SandboxGateway``: a local PayerMax payout gateway on a real loopback HTTP server.
 
-It speaks the real wire protocol (PROTOCOL.md): signed envelopes in, signed answers out, PayerMax's
+It speaks the real wire protocol (docs/protocol.md): signed envelopes in, signed answers out, PayerMax's
 codes and messages, UAT's result triggers, signed notifications with retries, and seeded fault
 injection. Use it in-process::
 

@@ -55,7 +55,7 @@ def _decimal(value: object) -> Decimal | None:
 
 
 def outcome_for(data: Mapping[str, object]) -> PayoutStatus:
-    """The final state PayerMax's UAT gives a payout (PROTOCOL.md §9).
+    """The final state PayerMax's UAT gives a payout (docs/protocol.md §9).
 
     ``remark`` ``SUCCESS``/``FAILED``/``BOUNCEBACK`` wins; else amount 110 or 11000 fails, 100 or 10000
     stays ``PENDING`` for ever, anything else succeeds. Amounts compare numerically (``"110.00"`` = 110).
@@ -149,7 +149,7 @@ class SandboxOrder:
         wire.update(
             {
                 "trade": {"amount": raw_amount, "currency": currency},
-                # PROTOCOL.md §9: the merchant's account is debited the amount plus the fee.
+                # docs/protocol.md §9: the merchant's account is debited the amount plus the fee.
                 "source": side(amount + fee, fee, currency),
                 "destination": side(amount, zero, target),
                 "responseCode": self.response_code,

@@ -1,7 +1,7 @@
 """Signed ``PAYOUT`` result notifications, POSTed to the order's ``notifyUrl`` with PayerMax's retries.
 
 PayerMax retries a notification at 0 s, 30 s, 5 min, 10 min, 1 h and 12 h until the merchant answers
-HTTP 200 with a JSON body whose ``code`` is ``SUCCESS`` (PROTOCOL.md §7). The sandbox multiplies that
+HTTP 200 with a JSON body whose ``code`` is ``SUCCESS`` (docs/protocol.md §7). The sandbox multiplies that
 schedule by ``time_scale`` so tests run in milliseconds. It only ever posts to loopback addresses.
 """
 
@@ -131,7 +131,7 @@ class Notifier:
         return self._session
 
     def body_for(self, order: SandboxOrder) -> bytes:
-        """The notification body for the order's current state (compact JSON, PROTOCOL.md §7)."""
+        """The notification body for the order's current state (compact JSON, docs/protocol.md §7)."""
         document = {
             "code": "APPLY_SUCCESS",
             "msg": "Success.",

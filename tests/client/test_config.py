@@ -190,7 +190,7 @@ def test_repr_contains_no_key_text(merchant_keys: KeyPair, platform_keys: KeyPai
 
 
 def test_environment_urls_match_the_protocol() -> None:
-    """Environment.UAT/PRODUCTION are the hosts of PROTOCOL.md §1."""
+    """Environment.UAT/PRODUCTION are the hosts of docs/protocol.md §1."""
     assert Environment.UAT.base_url == (
         "https://pay-gate-uat.payermax.com/aggregate-pay/api/gateway"
     )

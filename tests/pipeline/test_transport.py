@@ -31,7 +31,7 @@ from tests.support.mock_gateway import GATEWAY, SINGLE_ATTEMPT, reply_with
 QUERY_URL = f"{GATEWAY}/paymentOrderQry"
 ORDER = {"outTradeNo": "PO1", "tradeNo": "T1", "status": "SUCCESS"}
 
-#: PROTOCOL.md §4, code by code, with the error class the client must raise.
+#: docs/protocol.md §4, code by code, with the error class the client must raise.
 PROTOCOL_CODES: dict[str, type[APIError]] = {
     "ORDER_REPEAT": DuplicateOrderError,
     "ORDER_NOT_EXIST": OrderNotFoundError,
@@ -129,7 +129,7 @@ async def test_signed_error_response_maps_to_its_code(
 async def test_unsigned_error_responses_map_to_typed_errors(
     client: PayerMaxClient, gateway_mock: aioresponses, code: str
 ) -> None:
-    """Every code of PROTOCOL.md §4 raises its APIError subclass, as error_for_code maps it."""
+    """Every code of docs/protocol.md §4 raises its APIError subclass, as error_for_code maps it."""
     gateway_mock.post(QUERY_URL, body=_plain({"msg": f"about {code}", "code": code}))
     with pytest.raises(APIError) as info:
         await client.payouts.retrieve("PO1")

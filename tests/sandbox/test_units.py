@@ -35,7 +35,7 @@ from tests.support.sandbox import payout
     ],
 )
 def test_uat_outcome_triggers(amount, remark, outcome):
-    """PROTOCOL.md §9: remark wins (exact match), amounts compare numerically."""
+    """docs/protocol.md §9: remark wins (exact match), amounts compare numerically."""
     data = payout("u_1", amount)
     if remark is not None:
         data["remark"] = remark
