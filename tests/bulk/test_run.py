@@ -52,6 +52,7 @@ async def test_an_in_doubt_row_says_so_and_the_next_run_settles_it_by_query(gate
     assert results[1].trade_no == ""
 
     gateway.faults.clear()
+    await gateway.settle()  # d_2 reaches its outcome now, not between the next run and the check
     run, results = await run_once(gateway, journal, rows, concurrency=2)
     assert run.settled_first == 1
     order = gateway.ledger.orders["d_2"]

@@ -18,7 +18,7 @@ from payermax_async import (
     RedisStore,
     SQLiteStore,
 )
-from payermax_async.testing.retry import fast_retry_policy
+from payermax_async.testing import fast_retry_policy
 from tests.support.payloads import payout
 
 

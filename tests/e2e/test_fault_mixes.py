@@ -19,8 +19,7 @@ from payermax_async import (
 from payermax_async.errors import ConnectError
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
 from payermax_async.stores import RecordState
-from payermax_async.testing import FakeClock
-from payermax_async.testing.retry import fast_retry_policy
+from payermax_async.testing import FakeClock, fast_retry_policy
 from tests.support.payloads import payout
 
 PAY = "paymentOrderPay"

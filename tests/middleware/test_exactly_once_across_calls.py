@@ -35,11 +35,10 @@ from payermax_async import (
 )
 from payermax_async.errors import ConnectError, InvalidRequestError, RequestTimeoutError
 from payermax_async.models.wire import structure
-from payermax_async.pipeline.chain import Call, Handler, Reply
+from payermax_async.pipeline import Call, Handler, Reply
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
 from payermax_async.signing import RsaSigner
-from payermax_async.stores import Claim, ClaimOutcome, RecordState
-from payermax_async.stores._journal import JournalStore
+from payermax_async.stores import Claim, ClaimOutcome, JournalStore, RecordState
 from payermax_async.testing import FakeClock, fast_retry_policy
 from tests.support.payloads import payout
 from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip

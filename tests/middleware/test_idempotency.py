@@ -22,12 +22,12 @@ from payermax_async.errors import (
 from payermax_async.middleware.idempotency import IdempotencyMiddleware
 from payermax_async.middleware.intent import PayoutIntent, fingerprint, legacy_fingerprint
 from payermax_async.middleware.retry import RetryMiddleware
-from payermax_async.pipeline.chain import Call, Handler, Reply, build_chain
+from payermax_async.pipeline import Call, Handler, Reply, build_chain
 from payermax_async.protocol.apis import API_PAY, API_QUERY
 from payermax_async.resources.lookup import query_payout
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.stores import RecordState
-from payermax_async.testing.retry import fast_retry_policy
+from payermax_async.testing import fast_retry_policy
 from tests.support.payloads import payout
 from tests.support.script import Script, accepted, order
 

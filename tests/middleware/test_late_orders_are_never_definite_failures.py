@@ -8,7 +8,7 @@ import pytest
 
 from payermax_async import MemoryStore, PayerMaxClient, PayoutOutcomeUnknown, PayoutStatus
 from payermax_async.middleware.intent import fingerprint
-from payermax_async.pipeline.chain import Call, Handler, Reply
+from payermax_async.pipeline import Call, Handler, Reply
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
 from payermax_async.stores.base import OPEN_STATES, RecordState
 from payermax_async.testing import fast_retry_policy

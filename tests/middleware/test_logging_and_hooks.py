@@ -9,7 +9,7 @@ from payermax_async._redact import redact_text
 from payermax_async.middleware.hooks import HookEvent, Hooks
 from payermax_async.middleware.logging import redact
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
-from payermax_async.testing.retry import fast_retry_policy
+from payermax_async.testing import fast_retry_policy
 from tests.support.payloads import payout
 
 

@@ -21,10 +21,10 @@ from payermax_async.errors import (
 )
 from payermax_async.middleware.hooks import HookEvent, Hooks
 from payermax_async.middleware.retry import RetryMiddleware
-from payermax_async.pipeline.chain import Call, Reply, build_chain
+from payermax_async.pipeline import Call, Reply, build_chain
 from payermax_async.protocol.apis import API_PAY, API_QUERY
 from payermax_async.resources.lookup import query_payout
-from payermax_async.testing.retry import FakeClock, RecordingSleep, fast_retry_policy
+from payermax_async.testing import FakeClock, RecordingSleep, fast_retry_policy
 from tests.support.payloads import payout
 from tests.support.script import Script, accepted, order
 

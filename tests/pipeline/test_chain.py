@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from payermax_async.pipeline.chain import Call, Handler, Middleware, Reply, build_chain
+from payermax_async.pipeline import Call, Handler, Middleware, Reply, build_chain
 
 
 def _reply(call: Call, code: str = "APPLY_SUCCESS") -> Reply:

@@ -249,7 +249,7 @@ async def test_reply_keeps_raw_bytes_and_drops_the_sign(
     client: PayerMaxClient, gateway_mock: aioresponses, platform_signer: RsaSigner
 ) -> None:
     """The Reply holds the verified raw bytes; the response sign is not kept in its headers."""
-    from payermax_async.pipeline.chain import Call
+    from payermax_async.pipeline import Call
 
     callback = reply_with(platform_signer, {"code": "APPLY_SUCCESS", "data": ORDER})
     gateway_mock.post(QUERY_URL, callback=callback)

@@ -31,7 +31,7 @@ from payermax_async.errors import (
     RequestTimeoutError,
 )
 from payermax_async.middleware.signing import SigningMiddleware
-from payermax_async.pipeline.chain import Call, Reply, build_chain
+from payermax_async.pipeline import Call, Reply, build_chain
 from payermax_async.pipeline.transport import AiohttpTransport
 from payermax_async.protocol.envelope import EnvelopeWriter
 from tests.support.mock_gateway import (

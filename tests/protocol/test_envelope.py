@@ -11,7 +11,7 @@ import pytest
 
 from payermax_async.errors import InvalidResponseError, ValidationError
 from payermax_async.middleware.signing import SigningMiddleware
-from payermax_async.pipeline.chain import Call, Reply
+from payermax_async.pipeline import Call, Reply
 from payermax_async.protocol.envelope import (
     EnvelopeWriter,
     encode_data,

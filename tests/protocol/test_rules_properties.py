@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from payermax_async.errors import ValidationError
 from payermax_async.models.wire import parse_time
-from payermax_async.pipeline.chain import Call
+from payermax_async.pipeline import Call
 from payermax_async.protocol.rules import check_payout_data, check_validation_data
 from payermax_async.resources.payouts import payout_data
 from tests.support.mock_gateway import valid_payout

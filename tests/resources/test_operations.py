@@ -13,7 +13,7 @@ from aioresponses import CallbackResult, aioresponses
 from payermax_async import PayerMaxClient, PayerMaxConfig, PayoutStatus, RsaSigner
 from payermax_async.errors import OrderNotFoundError, ValidationError, WaitTimeoutError
 from payermax_async.models import AccountInfo, PayeeInfo, PayoutOrder, PayoutRequest, Trade
-from payermax_async.pipeline.chain import Call, Handler, Reply
+from payermax_async.pipeline import Call, Handler, Reply
 from tests.support.mock_gateway import GATEWAY, reply_with, request_count, sent_bodies, valid_payout
 
 BATCH_URL = f"{GATEWAY}/paymentOrderBatchQry"

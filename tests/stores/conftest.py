@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from payermax_async import MemoryStore, RedisStore, SQLiteStore
-from payermax_async.stores._journal import JournalStore
-from payermax_async.testing.retry import FakeClock
+from payermax_async.stores import JournalStore
+from payermax_async.testing import FakeClock
 from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip
 
 

@@ -7,9 +7,8 @@ from decimal import Decimal
 
 from payermax_async import IdempotencyStore, PayoutOrder, PayoutStatus
 from payermax_async.models.payouts import Money
-from payermax_async.stores import ClaimOutcome, RecordState
-from payermax_async.stores._journal import JournalStore
-from payermax_async.testing.retry import FakeClock
+from payermax_async.stores import ClaimOutcome, JournalStore, RecordState
+from payermax_async.testing import FakeClock
 
 KEY = "PAYOUT_0001"
 FP = "a" * 64

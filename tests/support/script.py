@@ -6,7 +6,7 @@ import inspect
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 
-from payermax_async.pipeline.chain import Call, Reply
+from payermax_async.pipeline import Call, Reply
 from payermax_async.protocol.apis import API_PAY, API_QUERY
 
 Step = Reply | BaseException | Callable[[Call], Reply] | Callable[[Call], Awaitable[Reply]]
