@@ -145,7 +145,13 @@ async def send_reserved(
                 return
             await _relay_one(store, create, owner, rows[0], report, retry_after)
 
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, limit))))
+    # Every worker finishes (no payout is abandoned half-way) before a failure is reported.
+    outcomes = await asyncio.gather(
+        *(worker() for _ in range(min(concurrency, limit))), return_exceptions=True
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
     return report
 
 

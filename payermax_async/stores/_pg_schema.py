@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 
     PgConnection = Connection[Record] | PoolConnectionProxy[Record]
 
-__all__ = ["LATEST_VERSION", "MIGRATIONS", "applied_version", "check_schema_name", "migrate"]
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "applied_version",
+    "check_schema_name",
+    "migrate",
+    "require_current",
+    "schema_problem",
+]
 
 #: Each migration: ``(version, description, statements)``; ``{s}`` is the quoted schema name.
 #: Released migrations never change: a new version appends one.
@@ -88,30 +96,36 @@ async def applied_version(conn: PgConnection, schema: str) -> int | None:
     return int(version) if version is not None else None
 
 
+def schema_problem(version: int | None, schema: str) -> str | None:
+    """What is wrong with a schema at ``version`` for this release, and how to fix it; ``None`` if
+    nothing is."""
+    if version == LATEST_VERSION:
+        return None
+    if version is None:
+        return (
+            f"the PostgreSQL journal schema {schema!r} is not set up: run "
+            "`await store.migrate()` or `payermax journal migrate --journal URL` first"
+        )
+    if version < LATEST_VERSION:
+        return (
+            f"the PostgreSQL journal schema {schema!r} is at version {version}, this release needs "
+            f"{LATEST_VERSION}: run `await store.migrate()` or `payermax journal migrate`"
+        )
+    return (
+        f"the PostgreSQL journal schema {schema!r} is at version {version}, newer than this "
+        f"release knows ({LATEST_VERSION}): upgrade payermax-async"
+    )
+
+
 def require_current(version: int | None, schema: str) -> None:
     """Refuse a schema that was never migrated, or migrated by an older or newer release.
 
     Raises:
         ConfigurationError: what is wrong, and how to fix it.
     """
-    if version == LATEST_VERSION:
-        return
-    if version is None:
-        msg = (
-            f"the PostgreSQL journal schema {schema!r} is not set up: run "
-            "`await store.migrate()` or `payermax journal migrate --journal URL` first"
-        )
-    elif version < LATEST_VERSION:
-        msg = (
-            f"the PostgreSQL journal schema {schema!r} is at version {version}, this release needs "
-            f"{LATEST_VERSION}: run `await store.migrate()` or `payermax journal migrate`"
-        )
-    else:
-        msg = (
-            f"the PostgreSQL journal schema {schema!r} is at version {version}, newer than this "
-            f"release knows ({LATEST_VERSION}): upgrade payermax-async"
-        )
-    raise ConfigurationError(msg)
+    problem = schema_problem(version, schema)
+    if problem is not None:
+        raise ConfigurationError(problem)
 
 
 async def migrate(conn: PgConnection, schema: str) -> list[int]:

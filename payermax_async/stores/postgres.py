@@ -154,10 +154,12 @@ class PostgresStore(JournalStore):
         except self._undefined as exc:
             # The schema was dropped (or never migrated) under a store that had checked it.
             self._migrated = False
-            schema_sql.require_current(None, self._schema)
-            raise AssertionError from exc  # pragma: no cover (require_current raised)
+            raise self._not_set_up() from exc
         except self._errors as exc:
             raise _store_error(exc) from exc
+
+    def _not_set_up(self) -> ConfigurationError:
+        return ConfigurationError(schema_sql.schema_problem(None, self._schema))
 
     async def _check_migrated(self, conn: PgConnection) -> None:
         if not self._migrated:
@@ -265,21 +267,18 @@ class PostgresStore(JournalStore):
             StoreError: the database refused the writes.
         """
         text, intent = outbox.prepare(request)
-        await self._check_reserve_ready(connection)
         try:
+            # Checked on the caller's connection: that is the database the rows go to.
+            await self._check_migrated(connection)
             async with connection.transaction():
                 return await outbox.reserve(
                     connection, self._schema, intent, text, self.now(), self._sql_lock
                 )
+        except self._undefined as exc:
+            self._migrated = False
+            raise self._not_set_up() from exc
         except self._errors as exc:
             raise _store_error(exc) from exc
-
-    async def _check_reserve_ready(self, connection: PgConnection) -> None:
-        try:
-            version = await schema_sql.applied_version(connection, self._schema)
-        except self._errors as exc:
-            raise _store_error(exc) from exc
-        schema_sql.require_current(version, self._schema)
 
     async def claim_reserved(
         self, owner: str, *, limit: int, lease_seconds: float

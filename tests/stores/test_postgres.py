@@ -14,6 +14,7 @@ from payermax_async import ConfigurationError, PostgresStore
 from payermax_async.errors import StoreError
 from payermax_async.stores import ClaimOutcome, RecordState
 from payermax_async.stores._pg_schema import LATEST_VERSION
+from tests.support.payloads import payout
 from tests.support.postgres import (
     POSTGRES_URL,
     drop_schema,
@@ -60,6 +61,22 @@ async def test_an_unmigrated_schema_is_refused_with_how_to_migrate() -> None:
         assert exists == 0  # first use created nothing
         assert await store.migrate() == [LATEST_VERSION]
         assert await _claim(store, "A") is ClaimOutcome.SEND
+
+
+async def test_reserve_on_an_unmigrated_schema_says_how_to_migrate_and_spares_the_transaction() -> (
+    None
+):
+    """reserve() into a schema nobody migrated raises ConfigurationError; the caller's transaction
+    is not aborted by it and commits its own work."""
+    async with postgres_store(migrate=False) as store:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            async with conn.transaction():
+                with pytest.raises(ConfigurationError, match="not set up"):
+                    await store.reserve(conn, payout("unmigrated_1"))
+                assert await conn.fetchval("SELECT 41 + 1") == 42
+        finally:
+            await conn.close()
 
 
 async def test_migrate_is_idempotent_and_safe_to_run_concurrently() -> None:
