@@ -252,3 +252,31 @@ async def test_relay_arguments_are_checked(
         with pytest.raises(ValidationError) as caught:
             await client.payouts.relay_reserved(poll_interval=0)
         assert caught.value.field == "poll_interval"
+
+
+async def test_relay_reserved_rides_out_an_unreachable_database(
+    gw: SandboxGateway, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pass that cannot reach the database is logged and tried again at the next poll: the
+    long-running relay keeps going until stopped instead of dying."""
+    store = PostgresStore("postgresql://postgres@127.0.0.1:1/test", clock=clock)
+    stop = asyncio.Event()
+
+    def failures() -> int:
+        return sum("relay pass failed" in record.getMessage() for record in caplog.records)
+
+    try:
+        async with _client(gw, store, clock) as client:
+            relay = asyncio.create_task(
+                client.payouts.relay_reserved(stop=stop, poll_interval=0.01)
+            )
+            for _ in range(2_000):  # bounded: each failed pass is followed by a 10 ms poll
+                if failures() >= 2 or relay.done():
+                    break
+                await asyncio.sleep(0.01)
+            stop.set()
+            total = await asyncio.wait_for(relay, timeout=30)
+    finally:
+        await store.aclose()
+    assert failures() >= 2
+    assert total.taken == 0
