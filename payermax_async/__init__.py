@@ -33,7 +33,7 @@ from .models import (
 )
 from .signing import RsaSigner, RsaVerifier, Signer
 from .signing.keys import KeyPair, generate_keypair
-from .stores import IdempotencyStore, MemoryStore, RedisStore, SQLiteStore
+from .stores import IdempotencyStore, MemoryStore, PostgresStore, RedisStore, SQLiteStore
 from .webhooks import WebhookVerifier
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "PayoutRequest",
     "PayoutResult",
     "PayoutStatus",
+    "PostgresStore",
     "RedisStore",
     "ResponseSignatureError",
     "RetryPolicy",

@@ -18,6 +18,7 @@ PUBLIC_NAMES = {
     "MemoryStore",
     "SQLiteStore",
     "RedisStore",
+    "PostgresStore",
     "WebhookVerifier",
     "PayoutNotification",
     "PayoutRequest",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import math
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TypeVar
 
@@ -30,6 +30,7 @@ from .inputs import (
 )
 from .listing import day_windows, list_filters, list_orders, utc
 from .lookup import query_payout
+from .outbox import RelayReport, check_relay_arguments, outbox_store, relay_forever, send_reserved
 from .parsing import parse_reply
 from .reconcile import Reconciler, ReconcileReport
 
@@ -153,6 +154,72 @@ class Payouts:
         """
         reconciler = Reconciler(self._journal, self._send, query_payout)
         return await reconciler.run(include_leased=include_leased, concurrency=concurrency)
+
+    async def send_reserved(
+        self, *, limit: int = 100, concurrency: int = 16, retry_after: float = 60.0
+    ) -> RelayReport:
+        """Send the payouts reserved with ``PostgresStore.reserve()`` whose transactions committed,
+        each exactly once, through ``create()`` (every journal rule applies). Safe to run from many
+        processes and hosts at once: each takes different rows, and a row two relays took anyway
+        (a relay that stalled past its lease) is still one payout.
+
+        Args:
+            limit: at most this many reserved payouts in this pass.
+            concurrency: at most this many in flight at a time.
+            retry_after: seconds before a payout left in doubt (or failed by the network or the
+                database) is taken again; ``create()`` then queries before any resend.
+
+        Returns:
+            A :class:`~payermax_async.resources.outbox.RelayReport`: the results sent (or found
+            sent), with ``rejected``, ``conflicts``, ``invalid`` and ``in_doubt`` numbers.
+
+        Raises:
+            ConfigurationError: the client's store is not a ``PostgresStore``, or its schema was not
+                migrated.
+            ValidationError: a non-positive ``limit``, ``concurrency`` or ``retry_after``.
+            StoreError: the database could not be reached.
+        """
+        return await send_reserved(
+            self._journal,
+            self.create,
+            limit=limit,
+            concurrency=concurrency,
+            retry_after=retry_after,
+        )
+
+    async def relay_reserved(
+        self,
+        *,
+        stop: asyncio.Event | None = None,
+        poll_interval: float = 1.0,
+        limit: int = 100,
+        concurrency: int = 16,
+        retry_after: float = 60.0,
+        on_report: Callable[[RelayReport], object] | None = None,
+    ) -> RelayReport:
+        """The long-running form of :meth:`send_reserved` for a worker: pass after pass until
+        ``stop`` is set (or the task is cancelled), pausing ``poll_interval`` seconds whenever a
+        pass found fewer than ``limit`` reserved payouts. A database outage is logged and ridden
+        out. ``on_report`` is called with each pass's report that took anything.
+
+        Returns:
+            Every pass's results together, once ``stop`` is set.
+
+        Raises:
+            ConfigurationError: the client's store is not a ``PostgresStore``.
+            ValidationError: a non-positive argument.
+        """
+        outbox_store(self._journal)
+        check_relay_arguments(limit, concurrency, retry_after)
+        return await relay_forever(
+            lambda: self.send_reserved(
+                limit=limit, concurrency=concurrency, retry_after=retry_after
+            ),
+            stop=stop,
+            poll_interval=poll_interval,
+            on_report=on_report,
+            limit=limit,
+        )
 
     async def retrieve(self, out_trade_no: str, *, timeout: TimeoutInput = None) -> PayoutOrder:
         """Query one payout by its ``outTradeNo`` (``paymentOrderQry``).

@@ -14,6 +14,7 @@ from .base import (
     RecordState,
 )
 from .memory import MemoryStore
+from .postgres import PostgresStore, Reserved
 from .redis import RedisStore
 from .sqlite import SQLiteStore
 
@@ -27,7 +28,9 @@ __all__ = [
     "MemoryStore",
     "OpenRecords",
     "PayoutRecord",
+    "PostgresStore",
     "RecordState",
     "RedisStore",
+    "Reserved",
     "SQLiteStore",
 ]

@@ -1,4 +1,5 @@
-"""Real processes: SIGKILL crashes over SQLiteStore, and four payers sharing one RedisStore."""
+"""Real processes: SIGKILL crashes over SQLiteStore and PostgresStore (a payer, and an outbox relay),
+and four payers sharing one RedisStore or one PostgresStore."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ import os
 import random
 import signal
 import sys
+import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from payermax_async import SQLiteStore
+from payermax_async import PayerMaxClient, PostgresStore, SQLiteStore
 from payermax_async.sandbox import SandboxGateway
-from payermax_async.stores import RecordState
+from payermax_async.stores import JournalStore, RecordState
+from payermax_async.testing import fast_retry_policy
+from tests.support.payloads import payout
+from tests.support.postgres import POSTGRES_URL, postgres_store
 from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip
 
 pytestmark = pytest.mark.slow
@@ -56,38 +63,55 @@ async def finish(proc: asyncio.subprocess.Process) -> dict[str, str]:
     return summary
 
 
-async def in_flight(path: Path) -> set[str]:
+async def in_flight(store: JournalStore) -> set[str]:
     """Numbers the journal shows as possibly on the wire at this moment."""
-    async with SQLiteStore(path) as store:
-        return {
-            r.out_trade_no
-            for r in await store.open_records()
-            if r.state in (RecordState.SENT, RecordState.CLAIMED)
-        }
+    return {
+        r.out_trade_no
+        for r in await store.open_records()
+        if r.state in (RecordState.SENT, RecordState.CLAIMED)
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def journal(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[str, str, JournalStore]]:
+    """A durable journal for payer processes: (kind, where, the parent's own store on it)."""
+    if request.param == "sqlite":
+        db = tmp_path / "journal.db"
+        async with SQLiteStore(db) as sqlite_store:
+            yield "sqlite", str(db), sqlite_store
+        return
+    async with postgres_store() as pg_store:
+        yield "postgres", pg_store.schema, pg_store
+
+
+async def kill_at(gw: SandboxGateway, proc: asyncio.subprocess.Process, target: int) -> None:
+    """SIGKILL ``proc`` once the sandbox holds ``target`` orders (or it exited by itself)."""
+    for _ in range(20_000):  # bounded wait for the payer to reach the random moment
+        if len(gw.ledger.orders) >= target or proc.returncode is not None:
+            break
+        await asyncio.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == -signal.SIGKILL
 
 
 async def test_sigkill_three_times_then_reconcile_settles_every_order(
-    gw: SandboxGateway, tmp_path: Path
+    gw: SandboxGateway, journal: tuple[str, str, JournalStore]
 ) -> None:
     """400 payouts, the payer SIGKILLed at three random moments: after restart + reconcile every
     order exists once, results match the sandbox, and only in-flight numbers were POSTed again."""
-    db = tmp_path / "journal.db"
+    kind, where, store = journal
     rng = random.Random(7)
     count = 400
     exposed: set[str] = set()
     for low, high in ((30, 110), (150, 240), (270, 350)):
         target = rng.randint(low, high)
-        proc = await spawn(gw, "sqlite", str(db), "KILL", str(count), "reconcile")
-        for _ in range(20_000):  # bounded wait for the payer to reach the random moment
-            if len(gw.ledger.orders) >= target or proc.returncode is not None:
-                break
-            await asyncio.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-        await asyncio.wait_for(proc.communicate(), timeout=30)
-        assert proc.returncode == -signal.SIGKILL
-        exposed |= await in_flight(db)
+        await kill_at(gw, await spawn(gw, kind, where, "KILL", str(count), "reconcile"), target)
+        exposed |= await in_flight(store)
     assert 0 < len(gw.ledger.orders) < count  # the kills really interrupted the batch
-    summary = await finish(await spawn(gw, "sqlite", str(db), "KILL", str(count), "reconcile"))
+    summary = await finish(await spawn(gw, kind, where, "KILL", str(count), "reconcile"))
     assert len(gw.ledger.orders) == count
     assert summary == {k: o.trade_no for k, o in gw.ledger.orders.items()}
     reposted = {k for k in gw.ledger.orders if gw.ledger.post_count(api=PAY, out_trade_no=k) > 1}
@@ -113,3 +137,59 @@ async def test_four_processes_one_redis_store_exactly_200_posts(gw: SandboxGatew
     assert len(expected) == 200
     for summary in summaries:
         assert summary == expected
+
+
+async def test_four_processes_one_postgres_journal_exactly_200_posts(gw: SandboxGateway) -> None:
+    """Four processes paying the same 200 orders through one PostgreSQL journal: 200 POSTs, one
+    tradeNo per order, identical reports from every process."""
+    async with postgres_store() as store:
+        procs = [await spawn(gw, "postgres", store.schema, "P", "200") for _ in range(4)]
+        try:
+            summaries = await asyncio.gather(*(finish(p) for p in procs))
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.communicate()
+    assert gw.ledger.post_count(api=PAY) == 200
+    expected = {k: o.trade_no for k, o in gw.ledger.orders.items()}
+    assert len(expected) == 200
+    for summary in summaries:
+        assert summary == expected
+
+
+def sandbox_client(gw: SandboxGateway, store: JournalStore) -> PayerMaxClient:
+    """A client of the sandbox on ``store``, with instant retries."""
+    return PayerMaxClient(gw.config(), store=store, retry=fast_retry_policy())
+
+
+async def test_an_outbox_relay_killed_mid_way_loses_nothing(gw: SandboxGateway) -> None:
+    """200 committed reservations, the relay process SIGKILLed mid-way: an hour later the next
+    relay pays every remaining one, each number holds one order, every outbox row is done, and
+    only numbers in flight at the kill were POSTed twice."""
+    count = 200
+    keys = [f"RELAY{i:04d}" for i in range(count)]
+    async with postgres_store() as store:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            async with conn.transaction():
+                for key in keys:
+                    await store.reserve(conn, payout(key))
+        finally:
+            await conn.close()
+        await kill_at(gw, await spawn(gw, "relay", store.schema, "-", str(count)), 60)
+        exposed = await in_flight(store) & set(keys)
+        pending = {row.out_trade_no for row in await store.reserved() if row.done_at is None}
+        assert 0 < len(gw.ledger.orders) < count  # the kill really interrupted the relay
+        later = PostgresStore(POSTGRES_URL, schema=store.schema, clock=lambda: time.time() + 3600)
+        try:
+            async with sandbox_client(gw, later) as client:
+                report = await client.payouts.send_reserved(limit=count)
+        finally:
+            await later.aclose()
+        rows = await store.reserved()
+    assert {result.out_trade_no for result in report} == pending
+    assert sorted(gw.ledger.orders) == keys
+    assert all(row.done_at is not None for row in rows)
+    reposted = {k for k in keys if gw.ledger.post_count(api=PAY, out_trade_no=k) > 1}
+    assert reposted <= exposed

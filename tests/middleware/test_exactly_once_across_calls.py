@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp import web
 
@@ -28,6 +29,7 @@ from payermax_async import (
     PayoutOutcomeUnknown,
     PayoutRequest,
     PayoutStatus,
+    PostgresStore,
     RedisStore,
     SQLiteStore,
     WebhookVerifier,
@@ -41,6 +43,7 @@ from payermax_async.signing import RsaSigner
 from payermax_async.stores import Claim, ClaimOutcome, JournalStore, RecordState
 from payermax_async.testing import FakeClock, fast_retry_policy
 from tests.support.payloads import payout
+from tests.support.postgres import POSTGRES_URL, drop_schema, postgres_or_skip
 from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip
 
 PAY, QRY = "paymentOrderPay", "paymentOrderQry"
@@ -58,21 +61,40 @@ async def _open_store(kind: str, tmp_path: Path, clock: FakeClock, prefix: str) 
         return MemoryStore(clock=clock)
     if kind == "sqlite":
         return SQLiteStore(tmp_path / "journal.db", clock=clock)
+    if kind == "postgres":
+        await postgres_or_skip()
+        pg_store = PostgresStore(POSTGRES_URL, schema=_schema(prefix), clock=clock)
+        await pg_store.migrate()
+        return pg_store
     await redis_or_skip()
     return RedisStore(REDIS_URL, prefix=prefix, clock=clock)
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+def _schema(prefix: str) -> str:
+    """The PostgreSQL schema of a test, from its unique prefix."""
+    return "payermax_test_" + prefix.split(":")[1][:16]
+
+
+async def _clean_up(kind: str, prefix: str) -> None:
+    if kind == "redis":
+        await redis_cleanup(prefix)
+    elif kind == "postgres":
+        await drop_schema(_schema(prefix))
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis", "postgres"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[JournalStore]:
-    """One journal of each kind on the fake clock, closed (and its Redis keys deleted) afterwards."""
+    """One journal of each kind on the fake clock, closed (and its Redis keys or PostgreSQL schema
+    deleted) afterwards."""
     prefix = f"payermax-test:{uuid.uuid4().hex}:"
-    journal = await _open_store(request.param, tmp_path, clock, prefix)
-    yield journal
-    await journal.aclose()
-    if request.param == "redis":
-        await redis_cleanup(prefix)
+    try:
+        journal = await _open_store(request.param, tmp_path, clock, prefix)
+        yield journal
+        await journal.aclose()
+    finally:
+        await _clean_up(request.param, prefix)
 
 
 def _client(
@@ -411,13 +433,24 @@ async def _plant_unreadable(store: JournalStore, key: str) -> None:
                 (key, "IN_DOUBT", "{not json"),
             )
         return
+    if isinstance(store, PostgresStore):
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(
+                f'INSERT INTO "{store.schema}".journal (out_trade_no, state, updated_at, record) '  # noqa: S608
+                "VALUES ($1, 'IN_DOUBT', 0, '{not json')",
+                key,
+            )
+        finally:
+            await conn.close()
+        return
     assert isinstance(store, RedisStore)
     client = store._client  # the test reaches into Redis to corrupt one record
     await client.set(store._key(key), b"\xff\xfe garbage")
     await client.sadd(store._open_key, key)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("kind", ["sqlite", "redis", "postgres"])
 async def test_one_unreadable_record_does_not_stop_reconcile(
     gw: SandboxGateway, tmp_path: Path, clock: FakeClock, kind: str
 ) -> None:
@@ -441,8 +474,7 @@ async def test_one_unreadable_record_does_not_stop_reconcile(
         assert record.state is RecordState.FINAL
     finally:
         await store.aclose()
-        if kind == "redis":
-            await redis_cleanup(prefix)
+        await _clean_up(kind, prefix)
 
 
 # ------------------------------------------------------------------------------ 6. equal money
@@ -493,7 +525,7 @@ async def test_a_conflict_after_a_proven_refusal_may_suggest_a_new_number(
 # ------------------------------------------------------------------------------ 7. webhooks across hosts
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("kind", ["sqlite", "redis", "postgres"])
 async def test_two_hosts_never_deliver_an_older_status_after_a_newer_one(
     gw: SandboxGateway, tmp_path: Path, clock: FakeClock, kind: str
 ) -> None:
@@ -536,8 +568,7 @@ async def test_two_hosts_never_deliver_an_older_status_after_a_newer_one(
         await runner_b.cleanup()
         await store_a.aclose()
         await store_b.aclose()
-        if kind == "redis":
-            await redis_cleanup(prefix)
+        await _clean_up(kind, prefix)
     assert seen == [PayoutStatus.BOUNCEBACK]
 
 

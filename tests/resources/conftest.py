@@ -10,5 +10,6 @@ from tests.support.mock_gateway import (
     raw_server,
     vectors,
 )
+from tests.support.payloads import gw
 
-__all__ = ["client", "closed_port", "loopback_gateway", "openapi", "raw_server", "vectors"]
+__all__ = ["client", "closed_port", "gw", "loopback_gateway", "openapi", "raw_server", "vectors"]

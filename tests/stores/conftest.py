@@ -1,4 +1,5 @@
-"""Store fixtures: every journal test runs against memory, a real SQLite file and a real Redis."""
+"""Store fixtures: every journal test runs against memory, a real SQLite file, a real Redis and a real
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from payermax_async import MemoryStore, RedisStore, SQLiteStore
 from payermax_async.stores import JournalStore
 from payermax_async.testing import FakeClock
+from tests.support.postgres import postgres_store
 from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip
 
 
@@ -20,11 +22,11 @@ def clock() -> FakeClock:
     return FakeClock(start=1_800_000_000.0)
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "postgres"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[JournalStore]:
-    """One journal of each kind, closed (and its Redis keys deleted) afterwards."""
+    """One journal of each kind, closed (and its Redis keys or PostgreSQL schema deleted) afterwards."""
     kind = request.param
     if kind == "memory":
         yield MemoryStore(clock=clock)
@@ -33,6 +35,10 @@ async def store(
         sqlite_store = SQLiteStore(tmp_path / "journal.db", clock=clock)
         yield sqlite_store
         await sqlite_store.aclose()
+        return
+    if kind == "postgres":
+        async with postgres_store(clock=clock) as pg_store:
+            yield pg_store
         return
     await redis_or_skip()
     prefix = f"payermax-test:{uuid.uuid4().hex}:"

@@ -1,0 +1,93 @@
+"""What identifies one payout: its number, and a fingerprint of the request it stands for.
+
+The fingerprint is a sha256 over the request's ``data`` in canonical form (sorted keys, compact UTF-8)
+with the amount written as a plain number, so ``"10"``, ``"10.00"`` and ``Decimal("10.0")`` are one
+payout. It is versioned (``v2:...``): journals written by earlier versions hold unversioned v1
+fingerprints (the raw amount text), which :meth:`PayoutIntent.matches` still recognises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+import attrs
+
+__all__ = ["FINGERPRINT_VERSION", "PayoutIntent", "fingerprint", "legacy_fingerprint"]
+
+#: The prefix of the fingerprints this version writes.
+FINGERPRINT_VERSION = "v2:"
+
+# Built once (json.dumps builds one per call). A canonical form must never change once released:
+# durable journals compare fingerprints written by earlier versions.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+
+
+def _plain_amount(value: object) -> object:
+    """An amount as a plain decimal number (``"10.00"`` → ``"10"``); anything else unchanged."""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        return value
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return value
+    if not number.is_finite():
+        return value
+    text = format(number.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def legacy_fingerprint(data: Mapping[str, object]) -> str:
+    """The v1 fingerprint earlier versions wrote: sha256 of the canonical ``data``, amounts as sent."""
+    return hashlib.sha256(_CANONICAL.encode(data).encode()).hexdigest()
+
+
+def fingerprint(data: Mapping[str, object]) -> str:
+    """The v2 fingerprint of a request's ``data``: canonical form, amount as a plain number."""
+    trade = data.get("trade")
+    if isinstance(trade, Mapping) and "amount" in trade:
+        data = {**data, "trade": {**trade, "amount": _plain_amount(trade["amount"])}}
+    digest = hashlib.sha256(_CANONICAL.encode(data).encode()).hexdigest()
+    return FINGERPRINT_VERSION + digest
+
+
+@attrs.frozen
+class PayoutIntent:
+    """One payout request as the journal sees it, computed once per call.
+
+    Attributes:
+        out_trade_no: the idempotency key.
+        fingerprint: the v2 fingerprint of ``data``.
+        amount: ``trade.amount`` as sent (text), if any.
+        currency: ``trade.currency`` as sent, if any.
+        data: the request ``data`` (a private copy).
+    """
+
+    out_trade_no: str
+    fingerprint: str
+    amount: str | None
+    currency: str | None
+    data: Mapping[str, object] = attrs.field(repr=False)
+
+    @classmethod
+    def of(cls, out_trade_no: str, data: Mapping[str, object]) -> PayoutIntent:
+        """The intent of one payout request's ``data``."""
+        trade = data.get("trade")
+        amount = currency = None
+        if isinstance(trade, Mapping):
+            raw_amount, raw_currency = trade.get("amount"), trade.get("currency")
+            amount = str(raw_amount) if raw_amount is not None else None
+            currency = str(raw_currency) if raw_currency is not None else None
+        return cls(out_trade_no, fingerprint(data), amount, currency, data)
+
+    def matches(self, recorded: str) -> bool:
+        """Whether a fingerprint found in the journal is this request's (v2, or an earlier v1)."""
+        if recorded == self.fingerprint:
+            return True
+        if recorded.startswith(FINGERPRINT_VERSION) or not recorded:
+            return False
+        return recorded == legacy_fingerprint(self.data)
