@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 import attrs
 
@@ -46,7 +47,7 @@ from .backoff import Backoff
 from .flight import Flight, LeaderCancelled
 from .intent import PayoutIntent
 from .journal import DEFAULT_ABSENCE_WINDOW, Journal
-from .leases import Heartbeat, lease_for
+from .leases import LeaseKeeper, lease_for
 from .outcomes import Outcome, classify, outcome_unknown
 from .settle import PayoutLookup, check_same_payout
 from .shield import run_to_completion
@@ -102,6 +103,9 @@ class IdempotencyMiddleware:
         self._lookup = lookup
         self._wait = Backoff(first=poll_interval, cap=0.5, factor=1.5)
         self._inflight: dict[str, Flight] = {}
+        self._leases = LeaseKeeper(store, self.journal.spawn)
+        # A store whose transitions never suspend is called directly: no coroutine per write.
+        self._synchronous = bool(getattr(store, "synchronous_transitions", False))
 
     @property
     def store(self) -> IdempotencyStore:
@@ -119,10 +123,13 @@ class IdempotencyMiddleware:
 
     # ------------------------------------------------------------------------------ the layer
 
-    async def __call__(self, call: Call, next_handler: Handler) -> Reply:
+    def __call__(self, call: Call, next_handler: Handler) -> Awaitable[Reply]:
         key = call.idempotency_key
         if key is None:
-            return await next_handler(call)  # not a payout
+            return next_handler(call)  # not a payout: no coroutine of ours in its way
+        return self._payout(call, next_handler, key)
+
+    async def _payout(self, call: Call, next_handler: Handler, key: str) -> Reply:
         if not key:
             msg = "a payout needs its outTradeNo as the idempotency key"
             raise ValidationError(msg, field="outTradeNo")
@@ -130,11 +137,18 @@ class IdempotencyMiddleware:
         for _ in range(_MAX_ROUNDS):
             flight = self._inflight.get(key)
             if flight is None:
-                flight = Flight(intent.fingerprint)
-                self._inflight[key] = flight
-                # The initiator settles the payout itself: cancelling it cancels the attempt, whose
-                # record then stays in doubt.
-                return await self._lead(call, next_handler, intent, flight)
+                # The initiator settles the payout itself (no task of its own): cancelling it
+                # cancels the attempt, whose record then stays in doubt.
+                flight = self._inflight[key] = Flight(intent.fingerprint)
+                try:
+                    reply = await self._settle(call, next_handler, intent)
+                except BaseException as exc:
+                    self._forget(key, flight)
+                    flight.settle(None, exc)
+                    raise
+                self._forget(key, flight)
+                flight.settle(reply, None)
+                return reply
             if flight.fingerprint != intent.fingerprint:
                 raise conflict_error(key, await self.store.get(key))
             try:
@@ -145,19 +159,6 @@ class IdempotencyMiddleware:
                 self._forget(key, flight)
         msg = f"payout {last4(key)} could not be settled: its attempts kept being cancelled"
         raise PayoutOutcomeUnknown(msg, out_trade_no=key)
-
-    async def _lead(
-        self, call: Call, next_handler: Handler, intent: PayoutIntent, flight: Flight
-    ) -> Reply:
-        try:
-            reply = await self._settle(call, next_handler, intent)
-        except BaseException as exc:
-            self._forget(intent.out_trade_no, flight)
-            flight.settle(None, exc)
-            raise
-        self._forget(intent.out_trade_no, flight)
-        flight.settle(reply, None)
-        return reply
 
     def _forget(self, key: str, flight: Flight) -> None:
         if self._inflight.get(key) is flight:
@@ -194,30 +195,48 @@ class IdempotencyMiddleware:
                 waits += 1
                 await asyncio.sleep(self._wait.pause(waits))
                 continue
-            heartbeat = Heartbeat(self.store, key, token, lease, self.journal.spawn)
+            self._leases.hold(key, token, lease)
             try:
+                if outcome is ClaimOutcome.SEND and record.state is RecordState.SENT:
+                    # The usual case: claimed and marked SENT in one write; send now.
+                    return await self._transmit(call, next_handler, key, token)
                 reply = await self._own(call, next_handler, intent, token, lease, claim)
             finally:
-                heartbeat.stop()
+                self._leases.drop(token)
             if reply is not None:
                 return reply
         msg = f"payout {last4(key)} is still being sent by another call or process; it may exist"
         raise PayoutOutcomeUnknown(msg, out_trade_no=key)
 
     async def _claim(self, intent: PayoutIntent, fp: str, token: str, lease: float) -> Claim:
+        """Claim the number; a claim that may send is marked ``SENT`` in the same write."""
+        key, store = intent.out_trade_no, self.store
+        if self._synchronous:
+            # A plain call that cannot be interrupted: nothing to hand back on cancellation.
+            return store.claim_now(  # type: ignore[attr-defined, no-any-return]
+                key,
+                fp,
+                owner=token,
+                lease_seconds=lease,
+                amount=intent.amount,
+                currency=intent.currency,
+                sending=True,
+            )
+
         async def hand_back(claim: Claim) -> None:
             if claim.outcome in (ClaimOutcome.SEND, ClaimOutcome.QUERY_FIRST):
-                await self.store.release(intent.out_trade_no, owner=token, error="cancelled")
+                await store.release(key, owner=token, error="cancelled")
 
-        step = self.store.claim(
-            intent.out_trade_no,
+        step = store.claim(
+            key,
             fp,
             owner=token,
             lease_seconds=lease,
             amount=intent.amount,
             currency=intent.currency,
+            sending=True,
         )
-        return await before_sending(intent.out_trade_no, run_to_completion(step, undo=hand_back))
+        return await before_sending(key, run_to_completion(step, undo=hand_back))
 
     async def _adopt_refusal(self, key: str) -> None:
         """Raise the signed refusal another call just recorded for ``key``, if that is its state."""
@@ -320,6 +339,10 @@ class IdempotencyMiddleware:
             return None  # our lease lapsed and another owner took over: claim again
         if marked.maybe_sent:
             call = attrs.evolve(call, may_exist=True)
+        return await self._transmit(call, next_handler, key, token)
+
+    async def _transmit(self, call: Call, next_handler: Handler, key: str, token: str) -> Reply:
+        """The record is ``SENT`` (committed): hand the call to the retry layer, record the outcome."""
         try:
             reply = await next_handler(call)
         except asyncio.CancelledError:
@@ -328,6 +351,9 @@ class IdempotencyMiddleware:
             raise
         except Exception as exc:
             raise await self._record_failure(key, token, exc) from None
+        if self._synchronous:
+            self.store.record_result_now(key, reply.data or {})  # type: ignore[attr-defined]
+            return reply
         if await self.journal.write(self.store.record_result(key, dict(reply.data or {}))) is None:
             # The payout is accepted; the journal will learn it by query.
             logger.error(

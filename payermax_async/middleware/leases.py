@@ -10,7 +10,7 @@ from typing import Any
 from ..pipeline.chain import Call
 from ..stores.base import IdempotencyStore
 
-__all__ = ["Heartbeat", "lease_for"]
+__all__ = ["LeaseKeeper", "lease_for"]
 
 logger = logging.getLogger("payermax_async")
 
@@ -24,40 +24,54 @@ def lease_for(call: Call, base: float, default_timeout: float | None) -> float:
     return base + 2 * extra
 
 
-class Heartbeat:
-    """Renews a claim's lease every third of it while its owner works (a slow signer, a store that
-    stalls, a timeout without a total): the lease never lapses under a working owner.
+class LeaseKeeper:
+    """Renews the leases of this process's working owners, every third of each lease, so a lease
+    never lapses under an owner that is still working (a slow signer, a store that stalls, a
+    timeout without a total). One timer serves every payout in flight: holding and dropping a
+    lease is a dictionary write, not a timer per payout.
 
     Args:
         store: the journal.
-        key: the payout's number.
-        token: the owner's lease token.
-        lease: the lease length, in seconds.
         spawn: runs a background write, keeping a reference to it.
     """
 
-    __slots__ = ("_handle", "_key", "_lease", "_spawn", "_store", "_token")
+    __slots__ = ("_held", "_spawn", "_store", "_timer")
 
     def __init__(
-        self,
-        store: IdempotencyStore,
-        key: str,
-        token: str,
-        lease: float,
-        spawn: Callable[[Coroutine[Any, Any, object]], None],
+        self, store: IdempotencyStore, spawn: Callable[[Coroutine[Any, Any, object]], None]
     ) -> None:
-        self._store, self._key, self._token, self._lease = store, key, token, lease
+        self._store = store
         self._spawn = spawn
-        self._handle = asyncio.get_running_loop().call_later(lease / 3, self._beat)
+        #: token → (outTradeNo, lease length, loop time of the next renewal)
+        self._held: dict[str, tuple[str, float, float]] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
-    def _beat(self) -> None:
-        renew = self._store.renew(self._key, owner=self._token, lease_seconds=self._lease)
-        self._spawn(_logged(renew))
-        self._handle = asyncio.get_running_loop().call_later(self._lease / 3, self._beat)
+    def hold(self, key: str, token: str, lease: float) -> None:
+        """``token`` owns ``key`` for ``lease`` seconds from now; keep it alive until dropped."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + lease / 3
+        self._held[token] = (key, lease, due)
+        if self._timer is None:
+            self._timer = loop.call_at(due, self._tick)
 
-    def stop(self) -> None:
+    def drop(self, token: str) -> None:
         """The owner is done: no more renewals."""
-        self._handle.cancel()
+        self._held.pop(token, None)
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._timer = None
+        next_due: float | None = None
+        for token, (key, lease, due) in list(self._held.items()):
+            if due <= now:
+                renew = self._store.renew(key, owner=token, lease_seconds=lease)
+                self._spawn(_logged(renew))
+                due = now + lease / 3
+                self._held[token] = (key, lease, due)
+            next_due = due if next_due is None else min(next_due, due)
+        if next_due is not None:
+            self._timer = loop.call_at(next_due, self._tick)
 
 
 async def _logged(write: Awaitable[object]) -> None:

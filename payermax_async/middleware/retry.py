@@ -98,12 +98,22 @@ class RetryMiddleware:
         self._backoff = Backoff(first=policy.backoff_base, cap=policy.backoff_max, jitter=True)
 
     async def __call__(self, call: Call, next_handler: Handler) -> Reply:
-        # A payout that may already exist (an earlier call may have sent it) starts "maybe sent":
-        # no refusal or "not sent" in this call can then prove that there is no order.
-        ctx = _Ctx(call=call, started=self._clock(), maybe_sent=call.may_exist)
-        if call.idempotency_key is not None:  # a payout: the journal layer set its number
-            return await self._pay(call, next_handler, ctx)
-        return await self._read(call, next_handler, ctx)
+        # Most calls succeed at once: the first attempt runs bare, and a retry context (and
+        # tenacity's machinery) is made only when it fails.
+        started = self._clock()
+        try:
+            reply = await next_handler(call)
+            if call.idempotency_key is not None:  # a payout: the journal layer set its number
+                check_pay_reply(call, reply)
+        except PayerMaxError as exc:
+            # A payout that may already exist (an earlier call may have sent it) starts "maybe
+            # sent": no refusal or "not sent" in this call can then prove that there is no order.
+            ctx = _Ctx(call=call, started=started, maybe_sent=call.may_exist)
+            if call.idempotency_key is not None:
+                return await self._pay(call, next_handler, ctx, exc)
+            return await self._read(call, next_handler, ctx, exc)
+        self.budget.refund(0)
+        return reply
 
     # ------------------------------------------------------------------------------- the loop
 
@@ -215,21 +225,34 @@ class RetryMiddleware:
 
     # ------------------------------------------------------------------------------- reads
 
-    async def _read(self, call: Call, next_handler: Handler, ctx: _Ctx) -> Reply:
+    def _read_again(self, error: PayerMaxError, ctx: _Ctx) -> None:
+        """Raise ``_Again`` if a failed read is worth repeating, else re-raise ``error``."""
+        if isinstance(error, RequestTimeSkewError):
+            ctx.skews += 1
+            if ctx.skews <= self.policy.time_skew_retries:
+                raise _Again(error) from None
+        elif is_transient_read_failure(error):
+            raise _Again(error) from None
+        raise error
+
+    async def _read(
+        self, call: Call, next_handler: Handler, ctx: _Ctx, first: PayerMaxError | None = None
+    ) -> Reply:
         async def body(attempt: int) -> Reply:
             try:
                 return await next_handler(_at(call, attempt))
             except PayerMaxError as exc:
-                if isinstance(exc, RequestTimeSkewError):
-                    ctx.skews += 1
-                    if ctx.skews <= self.policy.time_skew_retries:
-                        raise _Again(exc) from None
-                elif is_transient_read_failure(exc):
-                    raise _Again(exc) from None
-                raise
+                self._read_again(exc, ctx)
+                raise  # pragma: no cover (_read_again always raises)
 
         try:
-            return await self._run(ctx, body)
+            if first is None:
+                return await self._run(ctx, body)
+            try:
+                self._read_again(first, ctx)
+            except _Again as again:
+                return await self._retry(ctx, body, again)
+            raise first  # pragma: no cover (_read_again always raises)
         except _Again as again:
             await self._give_up(ctx, again.cause)
             # Re-raise the attempt's own error with its own cause (the aiohttp error behind a
@@ -238,7 +261,9 @@ class RetryMiddleware:
 
     # ------------------------------------------------------------------------------- payouts
 
-    async def _pay(self, call: Call, next_handler: Handler, ctx: _Ctx) -> Reply:
+    async def _pay(
+        self, call: Call, next_handler: Handler, ctx: _Ctx, first: PayerMaxError
+    ) -> Reply:
         async def body(attempt: int) -> Reply:
             try:
                 reply = await next_handler(_at(call, attempt))
@@ -248,7 +273,12 @@ class RetryMiddleware:
                 return await self._after_failed_send(exc, next_handler, ctx)
 
         try:
-            return await self._run(ctx, body)
+            try:
+                reply = await self._after_failed_send(first, next_handler, ctx)
+            except _Again as again:
+                return await self._retry(ctx, body, again)
+            self.budget.refund(ctx.spent)
+            return reply
         except _Again as again:
             await self._give_up(ctx, again.cause)
             if ctx.maybe_sent:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
-
 from ..errors import PayerMaxError, TransportError
 from ..pipeline.chain import Call, Handler, Reply
 from ..protocol.envelope import EnvelopeWriter
@@ -39,5 +37,16 @@ class SigningMiddleware:
         if not isinstance(signature, str) or not signature:
             msg = "the request signer returned no signature; nothing was sent"
             raise TransportError(msg, maybe_sent=False)
-        headers = {**call.headers, "sign": signature}
-        return await next_handler(attrs.evolve(call, body=body, headers=headers))
+        headers = {**call.headers, "sign": signature} if call.headers else {"sign": signature}
+        # Built directly: attrs.evolve would copy the same fields through a slower generic path.
+        signed = Call(
+            api=call.api,
+            data_json=call.data_json,
+            idempotency_key=call.idempotency_key,
+            timeout=call.timeout,
+            body=body,
+            headers=headers,
+            attempt=call.attempt,
+            may_exist=call.may_exist,
+        )
+        return await next_handler(signed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType
 
 import aiohttp
 import attrs
@@ -17,6 +18,10 @@ import attrs
 from ..protocol.envelope import encode_data
 
 __all__ = ["Call", "Handler", "Middleware", "Reply", "Scope", "build_chain", "scope_of"]
+
+
+#: The headers of a call nobody has added any to (shared: read-only, so no dict per call).
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
 @attrs.frozen
@@ -44,7 +49,7 @@ class Call:
     idempotency_key: str | None = None
     timeout: aiohttp.ClientTimeout | None = None
     body: bytes | None = None
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = attrs.field(default=_NO_HEADERS)
     attempt: int = 1
     may_exist: bool = False
 

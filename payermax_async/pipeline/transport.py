@@ -15,6 +15,7 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 
 import aiohttp
+import yarl
 from multidict import CIMultiDictProxy
 
 from .._version import __version__
@@ -35,8 +36,10 @@ from .chain import Call, Reply
 
 __all__ = ["DEFAULT_TIMEOUT", "MAX_RESPONSE_BYTES", "USER_AGENT", "AiohttpTransport"]
 
-#: Default limits: a payout answer normally takes well under a second.
-DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10, sock_read=25)
+#: Default limits: a payout answer normally takes well under a second. One total timer per request
+#: (a ``sock_read`` limit would re-arm a timer on every chunk read); ``connect`` bounds getting a
+#: connection, which aiohttp arms only when the pool has none ready.
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 #: Responses larger than this are refused before parsing (a full batch page is ~200 KB).
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 USER_AGENT = (
@@ -97,6 +100,7 @@ class AiohttpTransport:
         self._max_response_bytes = max_response_bytes
         self._closed = False
         self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        self._urls: dict[str, yarl.URL] = {}
 
     @property
     def closed(self) -> bool:
@@ -127,7 +131,10 @@ class AiohttpTransport:
             msg = "call reached the transport unsigned; SigningMiddleware must run innermost"
             raise RuntimeError(msg)
         session = self._get_session()
-        url = f"{self._base_url}/{call.api}"
+        url = self._urls.get(call.api)
+        if url is None:
+            # Parsed once per API: aiohttp would otherwise parse the URL string on every request.
+            url = self._urls[call.api] = yarl.URL(f"{self._base_url}/{call.api}")
         headers = {**self._headers, **call.headers}
         timeout = call.timeout or self._timeout
         try:
@@ -186,7 +193,6 @@ class AiohttpTransport:
     def _to_reply(
         self, call: Call, status: int, raw: bytes, headers: CIMultiDictProxy[str]
     ) -> Reply:
-        retry_after = parse_retry_after(headers.get("Retry-After"))
         content_type = headers.get("Content-Type", "")
         try:
             envelope = parse_response(raw, http_status=status, content_type=content_type)
@@ -198,7 +204,7 @@ class AiohttpTransport:
                     f"HTTP_{status}",
                     f"HTTP {status} with a non-JSON body",
                     http_status=status,
-                    retry_after=retry_after,
+                    retry_after=parse_retry_after(headers.get("Retry-After")),
                     verified=False,
                 ) from None
             raise
@@ -217,7 +223,7 @@ class AiohttpTransport:
                 envelope.code,
                 envelope.msg,
                 http_status=status,
-                retry_after=retry_after,
+                retry_after=parse_retry_after(headers.get("Retry-After")),
                 verified=signature is not None,
             )
         if signature is None:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import attrs
 
@@ -99,8 +99,10 @@ class JournalStore(abc.ABC):
         lease_seconds: float,
         amount: str | None,
         currency: str | None,
+        sending: bool = False,
     ) -> Claim:
-        """Record the intent (or take over a re-sendable or abandoned one) and say what to do."""
+        """Record the intent (or take over a re-sendable or abandoned one) and say what to do;
+        with ``sending``, a claim that may send is marked ``SENT`` in the same step."""
         now = self._clock()
         return await self._update(
             out_trade_no,
@@ -113,8 +115,71 @@ class JournalStore(abc.ABC):
                 amount=amount,
                 currency=currency,
                 now=now,
+                sending=sending,
             ),
         )
+
+    # Stores whose every transition completes without suspending (``synchronous = True``, e.g.
+    # MemoryStore) also offer the two transitions of every payout as plain calls, so the journal
+    # layer pays no coroutine per write; nothing can interrupt a call that never suspends.
+    synchronous: ClassVar[bool] = False
+
+    @property
+    def synchronous_transitions(self) -> bool:
+        """Whether :meth:`claim_now` and :meth:`record_result_now` may stand in for :meth:`claim`
+        and :meth:`record_result`: the store never suspends, and a subclass has not overridden
+        the async methods (its override must keep running)."""
+        cls, own = type(self), vars(self) if hasattr(self, "__dict__") else {}
+        return (
+            cls.synchronous
+            and cls.claim is JournalStore.claim
+            and cls.record_result is JournalStore.record_result
+            and "claim" not in own
+            and "record_result" not in own
+        )
+
+    def _update_now(self, out_trade_no: str, update: Update[T]) -> T:
+        """``_update`` as a plain call; only for ``synchronous`` stores."""
+        msg = f"{type(self).__name__} has no synchronous transitions"
+        raise NotImplementedError(msg)
+
+    def claim_now(
+        self,
+        out_trade_no: str,
+        fingerprint: str,
+        *,
+        owner: str,
+        lease_seconds: float,
+        amount: str | None,
+        currency: str | None,
+        sending: bool = False,
+    ) -> Claim:
+        """:meth:`claim` as a plain call (``synchronous`` stores only)."""
+        now = self._clock()
+        return self._update_now(
+            out_trade_no,
+            lambda old: decide_claim(
+                old,
+                out_trade_no,
+                fingerprint,
+                owner=owner,
+                lease_seconds=lease_seconds,
+                amount=amount,
+                currency=currency,
+                now=now,
+                sending=sending,
+            ),
+        )
+
+    def record_result_now(self, out_trade_no: str, result: Mapping[str, object]) -> PayoutRecord:
+        """:meth:`record_result` as a plain call (``synchronous`` stores only)."""
+        now = self._clock()
+
+        def update(old: PayoutRecord | None) -> tuple[PayoutRecord, PayoutRecord]:
+            new = apply_result(old, out_trade_no, result, now)
+            return new, new
+
+        return self._update_now(out_trade_no, update)
 
     async def mark_sent(
         self,

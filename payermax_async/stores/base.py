@@ -291,8 +291,13 @@ class IdempotencyStore(Protocol):
         lease_seconds: float,
         amount: str | None,
         currency: str | None,
+        sending: bool = False,
     ) -> Claim:
-        """Record the intent (or take over a re-sendable or abandoned one) and say what to do."""
+        """Record the intent (or take over a re-sendable or abandoned one) and say what to do.
+
+        With ``sending``, a claim whose outcome is ``SEND`` also marks the record ``SENT`` (attempts
+        + 1), as :meth:`mark_sent` would: the caller sends right away.
+        """
         ...
 
     async def mark_sent(

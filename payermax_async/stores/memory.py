@@ -24,13 +24,22 @@ class MemoryStore(JournalStore):
         super().__init__(clock=clock)
         self._records: dict[str, PayoutRecord] = {}
 
-    async def _update(self, out_trade_no: str, update: Update[T]) -> T:
-        check_out_trade_no(out_trade_no)
+    #: Every transition is a plain dict update: the journal layer may call them synchronously.
+    synchronous = True
+
+    def _update_now(self, out_trade_no: str, update: Update[T]) -> T:
         # No await between the read and the write: atomic under asyncio's single thread.
-        new, value = update(self._records.get(out_trade_no))
+        records = self._records
+        old = records.get(out_trade_no)
+        if old is None:
+            check_out_trade_no(out_trade_no)  # a new key: check it once, not on every write
+        new, value = update(old)
         if new is not None:
-            self._records[out_trade_no] = new
+            records[out_trade_no] = new
         return value
+
+    async def _update(self, out_trade_no: str, update: Update[T]) -> T:
+        return self._update_now(out_trade_no, update)
 
     async def get(self, out_trade_no: str) -> PayoutRecord | None:
         """The record of ``out_trade_no``, if any."""

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..errors import ConfigurationError, StoreError
 from ..protocol.rules import check_out_trade_no
@@ -76,6 +76,8 @@ class SQLiteStore(JournalStore):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="payermax-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self._queue: list[tuple[str, Update[Any], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @property
     def path(self) -> Path:
@@ -122,27 +124,73 @@ class SQLiteStore(JournalStore):
         try:
             return await loop.run_in_executor(self._executor, lambda: fn(self._connect()))
         except sqlite3.Error as exc:
-            msg = f"SQLite journal failed: {type(exc).__name__}: {exc}"
-            raise StoreError(msg) from exc
+            raise _store_error(exc) from exc
 
     async def _update(self, out_trade_no: str, update: Update[T]) -> T:
+        # Group commit: transitions requested while a transaction is being committed wait for the
+        # next one, so many payouts in flight share one transaction and one fsync, and each caller
+        # still returns only once its own transition is committed (before its payout is sent).
         check_out_trade_no(out_trade_no)
+        if self._closed:
+            msg = "this SQLiteStore is closed"
+            raise ConfigurationError(msg)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.append((out_trade_no, update, future))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
+        return await future
 
-        def transaction(conn: sqlite3.Connection) -> T:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute(_SELECT, (out_trade_no,)).fetchone()
-                old = PayoutRecord.from_json(row[0]) if row else None
-                new, value = update(old)
+    async def _flush(self) -> None:
+        """Commit queued transitions, a batch per transaction, until none is left."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    outcomes = await loop.run_in_executor(
+                        self._executor, self._commit, [(key, update) for key, update, _ in batch]
+                    )
+                except Exception as exc:
+                    failure = _store_error(exc)
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_exception(failure)
+                    continue
+                for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue  # its caller was cancelled; the transition is committed anyway
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)  # type: ignore[arg-type]
+        finally:
+            self._flusher = None
+
+    def _commit(self, batch: list[tuple[str, Update[object]]]) -> list[tuple[bool, object]]:
+        """One ``BEGIN IMMEDIATE`` transaction for ``batch`` (on the store's thread). An update
+        that raises (an unreadable record) fails alone; a database error fails the whole batch,
+        and nothing of it is committed."""
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        outcomes: list[tuple[bool, object]] = []
+        try:
+            for out_trade_no, update in batch:
+                try:
+                    row = conn.execute(_SELECT, (out_trade_no,)).fetchone()
+                    old = PayoutRecord.from_json(row[0]) if row else None
+                    new, value = update(old)
+                except (StoreError, ValueError, TypeError) as exc:
+                    outcomes.append((False, exc))
+                    continue
                 if new is not None and new != old:
                     conn.execute(_UPSERT, (out_trade_no, new.state.value, new.to_json()))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return value
-
-        return await self._run(transaction)
+                outcomes.append((True, value))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return outcomes
 
     async def get(self, out_trade_no: str) -> PayoutRecord | None:
         """The record of ``out_trade_no``, if any."""
@@ -175,6 +223,9 @@ class SQLiteStore(JournalStore):
             return
         self._closed = True
         loop = asyncio.get_running_loop()
+        if self._flusher is not None:
+            # Transitions already requested are committed first: they were promised.
+            await asyncio.wait({self._flusher})
 
         def close() -> None:
             if self._conn is not None:
@@ -186,3 +237,11 @@ class SQLiteStore(JournalStore):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self._path)!r})"
+
+
+def _store_error(exc: BaseException) -> StoreError:
+    if isinstance(exc, StoreError):
+        return exc
+    error = StoreError(f"SQLite journal failed: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error

@@ -364,13 +364,13 @@ class _SlowAck:
         setattr(store, method, slow)
 
 
-@pytest.mark.parametrize("method", ["claim", "mark_sent"])
 async def test_a_cancelled_claim_hands_its_lease_back_at_once(
-    gw: SandboxGateway, store: JournalStore, clock: FakeClock, method: str
+    gw: SandboxGateway, store: JournalStore, clock: FakeClock
 ) -> None:
     """Case 3 (was: the next create() stalled for the whole lease): cancelling create() while the
-    journal commits its claim or SENT mark releases the lease; the next create() pays at once."""
-    slow = _SlowAck(store, method)
+    journal commits its claim (which also marks the payout SENT) releases the lease; the next
+    create() pays at once."""
+    slow = _SlowAck(store, "claim")
     client = PayerMaxClient(gw.config(), store=store, retry=fast_retry_policy(clock=clock))
     async with client:
         task = asyncio.ensure_future(client.payouts.create(payout("cancel_1")))
@@ -388,6 +388,37 @@ async def test_a_cancelled_claim_hands_its_lease_back_at_once(
         result = await asyncio.wait_for(client.payouts.create(payout("cancel_1")), 5)
     assert result.trade_no == gw.ledger.orders["cancel_1"].trade_no
     assert gw.ledger.post_count(api=PAY, out_trade_no="cancel_1") == 1
+
+
+async def test_a_cancelled_sent_mark_hands_its_lease_back_at_once(
+    gw: SandboxGateway, store: JournalStore, clock: FakeClock
+) -> None:
+    """Case 3: a payout in doubt is looked up, then marked SENT before its resend; cancelling
+    create() while that mark commits hands the lease back (the record stays in doubt) and the next
+    create() resends at once, under the same number."""
+    async with _client(gw, store, clock) as client:
+        gw.faults.add(Fault(FaultKind.RESET_BEFORE_READ, api=PAY, times=1))
+        gw.faults.add(Fault(FaultKind.HTTP_503_BEFORE_COMMIT, api=QRY, times=1))
+        with pytest.raises(PayoutOutcomeUnknown):
+            await client.payouts.create(payout("cancel_2"))
+    slow = _SlowAck(store, "mark_sent")
+    async with _client(gw, store, clock) as client:
+        task = asyncio.ensure_future(client.payouts.create(payout("cancel_2")))
+        await asyncio.wait_for(slow.committed.wait(), 5)
+        task.cancel()
+        await asyncio.sleep(0)
+        slow.ack.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    record = await store.get("cancel_2")
+    assert record is not None
+    assert record.owner is None, "the cancelled call still holds the lease"
+    assert record.state is RecordState.IN_DOUBT
+    assert gw.ledger.post_count(api=PAY, out_trade_no="cancel_2") == 1
+    async with _client(gw, store, clock) as client:
+        result = await asyncio.wait_for(client.payouts.create(payout("cancel_2")), 5)
+    assert result.trade_no == gw.ledger.orders["cancel_2"].trade_no
+    assert gw.ledger.post_count(api=PAY, out_trade_no="cancel_2") == 2
 
 
 async def test_the_lease_covers_an_owner_that_uses_its_whole_worst_case(

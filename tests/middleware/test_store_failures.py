@@ -31,12 +31,12 @@ class BrokenStore(MemoryStore):
         return await super().mark_sent(*args, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("failing", ["claim", "mark_sent"])
 async def test_store_failure_before_sending_is_a_store_error_and_sends_nothing(
-    gw: SandboxGateway, failing: str
+    gw: SandboxGateway,
 ) -> None:
-    """claim/mark_sent raising → StoreError (a PayerMaxError naming the number); zero POSTs."""
-    store = BrokenStore(failing)
+    """The claim (which also marks the payout SENT) raising → StoreError (a PayerMaxError naming
+    the number); zero POSTs."""
+    store = BrokenStore("claim")
     async with PayerMaxClient(gw.config(), store=store, retry=fast_retry_policy()) as client:
         with pytest.raises(StoreError) as caught:
             await client.payouts.create(payout("store_down_1"))
@@ -49,3 +49,26 @@ async def test_store_failure_before_sending_is_a_store_error_and_sends_nothing(
         result = await client.payouts.create(payout("store_down_1"))
     assert result.trade_no == gw.ledger.orders["store_down_1"].trade_no
     assert gw.ledger.post_count(api="paymentOrderPay") == 1
+
+
+async def test_a_failing_sent_mark_before_a_resend_sends_nothing(gw: SandboxGateway) -> None:
+    """A payout in doubt is resent only after its SENT mark is committed: the mark raising is a
+    StoreError and no second POST leaves."""
+    from payermax_async.sandbox import Fault, FaultKind
+
+    store = BrokenStore("")
+    async with PayerMaxClient(
+        gw.config(), store=store, retry=fast_retry_policy(max_attempts=1)
+    ) as client:
+        gw.faults.add(Fault(FaultKind.RESET_BEFORE_READ, api="paymentOrderPay", times=1))
+        gw.faults.add(Fault(FaultKind.HTTP_503_BEFORE_COMMIT, api="paymentOrderQry", times=1))
+        with pytest.raises(PayerMaxError):
+            await client.payouts.create(payout("store_down_2"))
+        store.failing = "mark_sent"
+        with pytest.raises(StoreError):
+            await client.payouts.create(payout("store_down_2"))  # queries, then fails to mark
+        assert gw.ledger.post_count(api="paymentOrderPay") == 1
+        store.failing = ""
+        result = await client.payouts.create(payout("store_down_2"))
+    assert result.trade_no == gw.ledger.orders["store_down_2"].trade_no
+    assert gw.ledger.post_count(api="paymentOrderPay") == 2
