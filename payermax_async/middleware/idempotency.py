@@ -34,29 +34,26 @@ from .._redact import last4
 from ..errors import (
     APIError,
     IdempotencyConflictError,
-    PayerMaxError,
     PayoutOutcomeUnknown,
     StoreError,
     ValidationError,
     error_for_code,
 )
 from ..pipeline.chain import Call, Handler, Reply
-from ..stores._journal import order_fact
 from ..stores.base import Claim, ClaimOutcome, IdempotencyStore, PayoutRecord, RecordState
 from .backoff import Backoff
 from .flight import Flight, LeaderCancelled
 from .intent import PayoutIntent
 from .journal import DEFAULT_ABSENCE_WINDOW, Journal
 from .leases import LeaseKeeper, lease_for
-from .outcomes import Outcome, classify, outcome_unknown
-from .settle import PayoutLookup, check_same_payout
+from .outcomes import Outcome, classify
+from .settle import PayoutLookup, Settler
 from .shield import run_to_completion
 from .verdicts import (
     before_sending,
     conflict_error,
     describe,
     gateway_code,
-    recorded_reply,
     unknown,
 )
 
@@ -104,6 +101,7 @@ class IdempotencyMiddleware:
         self._wait = Backoff(first=poll_interval, cap=0.5, factor=1.5)
         self._inflight: dict[str, Flight] = {}
         self._leases = LeaseKeeper(store, self.journal.spawn)
+        self._settler = Settler(self.journal, lookup)
         # A store whose transitions never suspend is called directly: no coroutine per write.
         self._synchronous = bool(getattr(store, "synchronous_transitions", False))
 
@@ -186,7 +184,7 @@ class IdempotencyMiddleware:
                     continue
                 raise conflict_error(key, record)
             if outcome is ClaimOutcome.DONE:
-                known = await self._known(call, next_handler, intent, record)
+                known = await self._settler.known(call, next_handler, intent, record)
                 if known is not None:
                     return known
                 continue
@@ -258,71 +256,11 @@ class IdempotencyMiddleware:
         """We hold the claim: settle what may exist first, then send."""
         proven_absent = False
         if claim.outcome is ClaimOutcome.QUERY_FIRST:
-            found = await self._query_first(call, next_handler, intent, token, claim.record)
+            found = await self._settler.query_first(call, next_handler, intent, token, claim.record)
             if isinstance(found, Reply):
                 return found
             proven_absent = found
         return await self._send(call, next_handler, intent, token, lease, proven_absent)
-
-    async def _known(
-        self, call: Call, next_handler: Handler, intent: PayoutIntent, record: PayoutRecord
-    ) -> Reply | None:
-        """The journal knows the order. A record learned without its request or its order's trade
-        (an earlier version's notification) is checked by query first; ``None``: claim again."""
-        key = intent.out_trade_no
-        if record.fingerprint:
-            return recorded_reply(call.api, key, record.result_data())
-        try:
-            found = await self._lookup(next_handler, key, call.timeout)
-        except PayerMaxError as exc:
-            raise outcome_unknown(key, exc) from exc
-        if found.order is None:
-            msg = f"the journal knows payout {last4(key)} but the gateway does not (yet)"
-            raise PayoutOutcomeUnknown(msg, out_trade_no=key, code="ORDER_NOT_EXIST")
-        # Keep the order's trade: from now on the claim itself compares requests with it.
-        await self.journal.write(self.store.record_result(key, order_fact(found.order)))
-        check_same_payout(key, intent.amount, intent.currency, found.order)
-        return None
-
-    async def _query_first(
-        self,
-        call: Call,
-        next_handler: Handler,
-        intent: PayoutIntent,
-        token: str,
-        record: PayoutRecord,
-    ) -> Reply | bool:
-        """A request may have left before (a crashed owner, an earlier give-up): ask, never guess.
-
-        Returns the order's reply, or whether its absence is now proven (see ``absence_proven``).
-        """
-        key = intent.out_trade_no
-        queried_at = self.journal.now()
-        try:
-            found = await self._lookup(next_handler, key, call.timeout)
-            if found.order is not None:
-                check_same_payout(key, intent.amount, intent.currency, found.order)
-        except asyncio.CancelledError:
-            await self.journal.write(
-                self.store.record_in_doubt(key, owner=token, error="cancelled")
-            )
-            raise
-        except IdempotencyConflictError as exc:
-            await self.journal.write(
-                self.store.record_conflict(key, owner=token, error=describe(exc))
-            )
-            raise
-        except Exception as exc:
-            in_doubt = self.store.record_in_doubt(
-                key, owner=token, error=describe(exc), code=gateway_code(exc)
-            )
-            await self.journal.write(in_doubt)
-            raise outcome_unknown(key, exc) from exc
-        if found.order is None:
-            return self.journal.absence_proven(record, queried_at)
-        fact = order_fact(found.order)
-        await self.journal.write(self.store.record_result(key, fact))
-        return recorded_reply(call.api, key, {k: v for k, v in fact.items() if k != "trade"})
 
     async def _send(
         self,
