@@ -41,7 +41,14 @@ from payermax_async.signing import RsaSigner
 from payermax_async.stores import Claim, ClaimOutcome, JournalStore, RecordState
 from payermax_async.testing import FakeClock, fast_retry_policy
 from tests.support.payloads import payout
-from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip
+from tests.support.redis import (
+    REDIS_CLUSTER_URL,
+    REDIS_URL,
+    redis_cleanup,
+    redis_cluster_cleanup,
+    redis_cluster_or_skip,
+    redis_or_skip,
+)
 
 PAY, QRY = "paymentOrderPay", "paymentOrderQry"
 WINDOW = 600.0
@@ -58,11 +65,21 @@ async def _open_store(kind: str, tmp_path: Path, clock: FakeClock, prefix: str) 
         return MemoryStore(clock=clock)
     if kind == "sqlite":
         return SQLiteStore(tmp_path / "journal.db", clock=clock)
+    if kind == "redis-cluster":
+        await redis_cluster_or_skip()
+        return RedisStore.from_url(REDIS_CLUSTER_URL, prefix=prefix, clock=clock)
     await redis_or_skip()
     return RedisStore(REDIS_URL, prefix=prefix, clock=clock)
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def _cleanup(kind: str, prefix: str) -> None:
+    if kind == "redis":
+        await redis_cleanup(prefix)
+    elif kind == "redis-cluster":
+        await redis_cluster_cleanup(prefix)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[JournalStore]:
@@ -71,8 +88,7 @@ async def store(
     journal = await _open_store(request.param, tmp_path, clock, prefix)
     yield journal
     await journal.aclose()
-    if request.param == "redis":
-        await redis_cleanup(prefix)
+    await _cleanup(request.param, prefix)
 
 
 def _client(
@@ -414,10 +430,10 @@ async def _plant_unreadable(store: JournalStore, key: str) -> None:
     assert isinstance(store, RedisStore)
     client = store._client  # the test reaches into Redis to corrupt one record
     await client.set(store._key(key), b"\xff\xfe garbage")
-    await client.sadd(store._open_key, key)
+    await client.sadd(store._keys.open_index(key), key)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("kind", ["sqlite", "redis", "redis-cluster"])
 async def test_one_unreadable_record_does_not_stop_reconcile(
     gw: SandboxGateway, tmp_path: Path, clock: FakeClock, kind: str
 ) -> None:
@@ -441,8 +457,7 @@ async def test_one_unreadable_record_does_not_stop_reconcile(
         assert record.state is RecordState.FINAL
     finally:
         await store.aclose()
-        if kind == "redis":
-            await redis_cleanup(prefix)
+        await _cleanup(kind, prefix)
 
 
 # ------------------------------------------------------------------------------ 6. equal money
@@ -493,7 +508,7 @@ async def test_a_conflict_after_a_proven_refusal_may_suggest_a_new_number(
 # ------------------------------------------------------------------------------ 7. webhooks across hosts
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("kind", ["sqlite", "redis", "redis-cluster"])
 async def test_two_hosts_never_deliver_an_older_status_after_a_newer_one(
     gw: SandboxGateway, tmp_path: Path, clock: FakeClock, kind: str
 ) -> None:
@@ -536,8 +551,7 @@ async def test_two_hosts_never_deliver_an_older_status_after_a_newer_one(
         await runner_b.cleanup()
         await store_a.aclose()
         await store_b.aclose()
-        if kind == "redis":
-            await redis_cleanup(prefix)
+        await _cleanup(kind, prefix)
     assert seen == [PayoutStatus.BOUNCEBACK]
 
 

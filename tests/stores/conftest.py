@@ -1,4 +1,5 @@
-"""Store fixtures: every journal test runs against memory, a real SQLite file and a real Redis."""
+"""Store fixtures: every journal test runs against memory, a real SQLite file, a real Redis and a
+real Redis Cluster."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 from payermax_async import MemoryStore, RedisStore, SQLiteStore
 from payermax_async.stores import JournalStore
 from payermax_async.testing import FakeClock
-from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip
+from tests.support.redis import (
+    REDIS_CLUSTER_URL,
+    REDIS_URL,
+    redis_cleanup,
+    redis_cluster_cleanup,
+    redis_cluster_or_skip,
+    redis_or_skip,
+)
 
 
 @pytest.fixture
@@ -20,7 +28,7 @@ def clock() -> FakeClock:
     return FakeClock(start=1_800_000_000.0)
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[JournalStore]:
@@ -34,8 +42,15 @@ async def store(
         yield sqlite_store
         await sqlite_store.aclose()
         return
-    await redis_or_skip()
     prefix = f"payermax-test:{uuid.uuid4().hex}:"
+    if kind == "redis-cluster":
+        await redis_cluster_or_skip()
+        cluster_store = RedisStore.from_url(REDIS_CLUSTER_URL, prefix=prefix, clock=clock)
+        yield cluster_store
+        await cluster_store.aclose()
+        await redis_cluster_cleanup(prefix)
+        return
+    await redis_or_skip()
     redis_store = RedisStore(REDIS_URL, prefix=prefix, clock=clock)
     yield redis_store
     await redis_store.aclose()
