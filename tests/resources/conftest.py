@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.journal import clock, journal_store
 from tests.support.mock_gateway import (
     client,
     closed_port,
@@ -10,5 +11,16 @@ from tests.support.mock_gateway import (
     raw_server,
     vectors,
 )
+from tests.support.payloads import gw
 
-__all__ = ["client", "closed_port", "loopback_gateway", "openapi", "raw_server", "vectors"]
+__all__ = [
+    "client",
+    "clock",
+    "closed_port",
+    "gw",
+    "journal_store",
+    "loopback_gateway",
+    "openapi",
+    "raw_server",
+    "vectors",
+]
