@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from .._version import __version__
 from ..errors import PayerMaxError
-from . import demo, keys, payouts, sandbox, webhook
+from . import demo, journal, keys, payouts, reconcile, sandbox, webhook
 from ._common import Commands, Handler, Parser
 
 __all__ = ["build_parser", "main"]
@@ -27,6 +27,8 @@ _REGISTRARS: list[Callable[[Commands], None]] = [
     demo.register,
     payouts.register,
     webhook.register,
+    journal.register,
+    reconcile.register,
 ]
 
 

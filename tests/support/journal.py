@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+import attrs
 import pytest
 
 from payermax_async import MemoryStore, RedisStore, SQLiteStore
@@ -110,6 +111,45 @@ async def journal_store(
         await redis_cluster_or_skip()
         store = RedisStore.from_url(REDIS_CLUSTER_URL, prefix=prefix, clock=clock)
     yield store
+    await store.aclose()
+    if kind == "redis":
+        await redis_cleanup(prefix)
+    elif kind == "redis-cluster":
+        await redis_cluster_cleanup(prefix)
+
+
+@attrs.frozen
+class JournalTarget:
+    """One journal two ways: ``url`` for the commands, ``store`` (on the fake clock) to seed it."""
+
+    url: str
+    store: JournalStore
+
+
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster"])
+async def journal_target(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[JournalTarget]:
+    """A durable journal of each kind, by URL and as a store; closed and deleted afterwards."""
+    kind = request.param
+    prefix = f"payermax-test:{uuid.uuid4().hex}:"
+    store: JournalStore
+    if kind == "sqlite":
+        path = tmp_path / "journal.db"
+        store, url = SQLiteStore(path, clock=clock), f"sqlite:///{path}"
+    elif kind == "redis":
+        await redis_or_skip()
+        store, url = (
+            RedisStore(REDIS_URL, prefix=prefix, clock=clock),
+            f"{REDIS_URL}?prefix={prefix}",
+        )
+    else:
+        await redis_cluster_or_skip()
+        store = RedisStore.from_url(REDIS_CLUSTER_URL, prefix=prefix, clock=clock)
+        url = f"{REDIS_CLUSTER_URL}?prefix={prefix}"
+    # The first write creates the SQLite file, so the commands find a journal there.
+    await store.get("INIT")
+    yield JournalTarget(url, store)
     await store.aclose()
     if kind == "redis":
         await redis_cleanup(prefix)
