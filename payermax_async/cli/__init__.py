@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from .._version import __version__
 from ..errors import PayerMaxError
-from . import demo, journal, keys, payouts, sandbox, webhook
+from . import demo, journal, keys, payouts, reconcile, sandbox, webhook
 from ._common import Commands, Handler, Parser
 
 __all__ = ["build_parser", "main"]
@@ -28,6 +28,7 @@ _REGISTRARS: list[Callable[[Commands], None]] = [
     payouts.register,
     webhook.register,
     journal.register,
+    reconcile.register,
 ]
 
 

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime, timezone, tzinfo
 from typing import TypeVar
 
 from .._redact import last4
@@ -20,6 +20,7 @@ from ..models.validation import FieldValidationResult
 from ..pipeline.chain import Call
 from ..protocol.apis import API_BATCH_QUERY, API_PAY, API_QUERY, API_VALIDATE
 from ..protocol.rules import check_out_trade_no
+from .day_report import DayReport
 from .inputs import (
     PayoutInput,
     TimeoutInput,
@@ -33,6 +34,7 @@ from .lookup import query_payout
 from .outbox import RelayReport, check_relay_arguments, outbox_store, relay_forever, send_reserved
 from .parsing import parse_reply
 from .reconcile import Reconciler, ReconcileReport
+from .reconcile_day import reconcile_day
 
 __all__ = ["Payouts"]
 
@@ -219,6 +221,41 @@ class Payouts:
             poll_interval=poll_interval,
             on_report=on_report,
             limit=limit,
+        )
+
+    async def reconcile_day(
+        self, date: date, *, tz: tzinfo = timezone.utc, concurrency: int = 8
+    ) -> DayReport:
+        """Compare the gateway's payouts of one calendar day with the journal.
+
+        Lists the day's orders at the gateway (``paymentOrderBatchQry``, every page) and the journal
+        records created that day, and reports (``docs/operating.md``): orders the journal does not
+        know (``UNKNOWN_ORDER``), records sent or accepted that the gateway does not know once the
+        absence window has passed (``MISSING_ORDER``), statuses that differ (the journal behind is
+        advanced, forward only: ``JOURNAL_BEHIND``; ahead or contradicting: ``JOURNAL_AHEAD``), and
+        other amounts or currencies (``AMOUNT_MISMATCH``, never adopted). Nothing else is written.
+
+        Args:
+            date: the calendar day (a ``datetime.date``).
+            tz: the time zone the day is taken in (default UTC; DST days have 23 or 25 hours).
+            concurrency: journal lookups and single-payout queries in flight.
+
+        Returns:
+            A :class:`~payermax_async.resources.day_report.DayReport`: ``report.ok``,
+            ``report.mismatches``, ``report.summary()`` with counts and totals per currency and
+            status; its ``repr`` names every mismatched ``outTradeNo``.
+
+        Raises:
+            ValidationError: ``date`` is not a date or ``tz`` not a tzinfo (before any I/O).
+            ConfigurationError: the store cannot list its records by day (``records_between``).
+        """
+        return await reconcile_day(
+            self._journal.journal,
+            self._send,
+            self._batch_query_api,
+            date,
+            tz,
+            concurrency=concurrency,
         )
 
     async def retrieve(self, out_trade_no: str, *, timeout: TimeoutInput = None) -> PayoutOrder:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import abc
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from typing import ClassVar, TypeVar
 
 import attrs
 
+from ..errors import ConfigurationError
 from ._notifications import NotificationJournal
 from .base import OPEN_STATES, Claim, OpenRecords, PayoutRecord, RecordState
 from .rules import (
@@ -62,11 +64,20 @@ class JournalStore(NotificationJournal, abc.ABC):
 
     @abc.abstractmethod
     async def scan_open(self) -> OpenRecords:
-        """Every readable open record, and the numbers of the open records that cannot be read."""
+        """Every readable open record, and the numbers of the open records that cannot be read.
+
+        Public API: what ``reconcile()`` and ``payermax journal list`` read. ``CLAIMED``, ``SENT``
+        and ``IN_DOUBT`` records are the payouts whose outcome the journal does not know yet; the
+        stores index them, so this reads the open records only, not the whole journal.
+        """
 
     async def open_records(self) -> list[PayoutRecord]:
         """Every readable ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record (unreadable ones are logged and
-        skipped; :meth:`scan_open` names them)."""
+        skipped; :meth:`scan_open` names them).
+
+        Public API, e.g. for a health check or a start-up report: a record listed here is a payout
+        that may or may not exist at the gateway until ``client.payouts.reconcile()`` settles it.
+        """
         scan = await self.scan_open()
         for number in scan.unreadable:
             logger.warning(
@@ -75,6 +86,20 @@ class JournalStore(NotificationJournal, abc.ABC):
                 extra={"out_trade_no": number, "outcome": "unreadable_record"},
             )
         return scan.records
+
+    async def records_between(self, start: float = -math.inf, end: float = math.inf) -> OpenRecords:
+        """Every readable record created in ``[start, end)`` (epoch seconds on the store's clock),
+        whatever its state, and the numbers of the records that cannot be read.
+
+        For daily reconciliation and ``payermax journal list|export``: it reads the whole journal
+        (no store keeps an index by time), so use it in batch jobs, not on a payout's path. The
+        built-in stores implement it; a store of your own may.
+
+        Raises:
+            ConfigurationError: this store cannot list its records.
+        """
+        msg = f"{type(self).__name__} cannot list its records by time (records_between)"
+        raise ConfigurationError(msg)
 
     async def aclose(self) -> None:
         """Release connections and files. Safe to call more than once."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..protocol.rules import check_out_trade_no
 from ._journal import Clock, JournalStore, T, Update
 from .base import OPEN_STATES, OpenRecords, PayoutRecord
@@ -48,6 +50,15 @@ class MemoryStore(JournalStore):
     async def scan_open(self) -> OpenRecords:
         """Every ``CLAIMED``, ``SENT`` or ``IN_DOUBT`` record (records in memory are always readable)."""
         return OpenRecords([r for r in self._records.values() if r.state in OPEN_STATES])
+
+    async def records_between(self, start: float = -math.inf, end: float = math.inf) -> OpenRecords:
+        """Every record created in ``[start, end)`` (epoch seconds), by number."""
+        return OpenRecords(
+            sorted(
+                (r for r in self._records.values() if start <= r.created_at < end),
+                key=lambda record: record.out_trade_no,
+            )
+        )
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._records)} records)"

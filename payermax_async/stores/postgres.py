@@ -8,6 +8,7 @@ when a store first connects, so the package works without it. The schema is crea
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -115,6 +116,7 @@ class PostgresStore(JournalStore):
         self._sql_update = (
             f"UPDATE {t} SET state = $2, updated_at = $3, record = $4 WHERE out_trade_no = $1"  # noqa: S608
         )
+        self._sql_all = f"SELECT out_trade_no, record FROM {t} ORDER BY out_trade_no"  # noqa: S608
         self._sql_open = (
             f"SELECT out_trade_no, record FROM {t} WHERE state = ANY($1::text[]) "  # noqa: S608
             "ORDER BY updated_at, out_trade_no"
@@ -228,6 +230,25 @@ class PostgresStore(JournalStore):
                     scan.records.append(PayoutRecord.from_json(text))
                 except StoreError:
                     scan.unreadable.append(str(number))
+            return scan
+
+        return await self._run(read)
+
+    async def records_between(self, start: float = -math.inf, end: float = math.inf) -> OpenRecords:
+        """Every readable record created in ``[start, end)`` (epoch seconds), whatever its state,
+        and the numbers of rows that cannot be read. Reads the whole table (``created_at`` lives in
+        the record): meant for daily jobs."""
+
+        async def read(conn: PgConnection) -> OpenRecords:
+            scan = OpenRecords([])
+            for number, text in await conn.fetch(self._sql_all):
+                try:
+                    record = PayoutRecord.from_json(text)
+                except StoreError:
+                    scan.unreadable.append(str(number))
+                    continue
+                if start <= record.created_at < end:
+                    scan.records.append(record)
             return scan
 
         return await self._run(read)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sqlite3
 import time
@@ -30,6 +31,7 @@ _UPSERT = (
     "ON CONFLICT (out_trade_no) DO UPDATE SET state = excluded.state, record = excluded.record"
 )
 _SELECT = f"SELECT record FROM {_TABLE} WHERE out_trade_no = ?"  # noqa: S608 (constant)
+_SELECT_ALL = f"SELECT out_trade_no, record FROM {_TABLE} ORDER BY out_trade_no"  # noqa: S608
 _SELECT_OPEN = f"SELECT out_trade_no, record FROM {_TABLE} WHERE state IN ({', '.join('?' * len(OPEN_STATES))})"  # noqa: S608
 
 
@@ -213,6 +215,25 @@ class SQLiteStore(JournalStore):
                     scan.records.append(PayoutRecord.from_json(text))
                 except StoreError:
                     scan.unreadable.append(str(number))
+            return scan
+
+        return await self._run(read)
+
+    async def records_between(self, start: float = -math.inf, end: float = math.inf) -> OpenRecords:
+        """Every readable record created in ``[start, end)`` (epoch seconds), whatever its state,
+        and the numbers of rows that cannot be read. Reads the whole table (``created_at`` lives in
+        the record, not in a column): meant for daily jobs."""
+
+        def read(conn: sqlite3.Connection) -> OpenRecords:
+            scan = OpenRecords([])
+            for number, text in conn.execute(_SELECT_ALL):
+                try:
+                    record = PayoutRecord.from_json(text)
+                except StoreError:
+                    scan.unreadable.append(str(number))
+                    continue
+                if start <= record.created_at < end:
+                    scan.records.append(record)
             return scan
 
         return await self._run(read)

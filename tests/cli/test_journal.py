@@ -65,6 +65,6 @@ def test_a_bad_journal_url_is_one_line_without_the_password(
     """An unsupported URL is one error line on stderr, exit 1, and the password is not echoed."""
     assert main(["journal", "migrate", "--journal", "mysql://root:hunter2@db/x"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("payermax: error: unsupported journal URL scheme")
+    assert err.startswith("payermax: error: unknown journal URL scheme")
     assert "hunter2" not in err
     assert len(err.strip().splitlines()) == 1

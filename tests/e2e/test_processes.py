@@ -1,5 +1,5 @@
 """Real processes: SIGKILL crashes over SQLiteStore and PostgresStore (a payer, and an outbox relay),
-and four payers sharing one RedisStore or one PostgresStore."""
+and four payers sharing one RedisStore (one node or a Redis Cluster) or one PostgresStore."""
 
 from __future__ import annotations
 
@@ -23,7 +23,14 @@ from payermax_async.stores import JournalStore, RecordState
 from payermax_async.testing import fast_retry_policy
 from tests.support.payloads import payout
 from tests.support.postgres import POSTGRES_URL, postgres_store
-from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip
+from tests.support.redis import (
+    REDIS_CLUSTER_URL,
+    REDIS_URL,
+    redis_cleanup,
+    redis_cluster_cleanup,
+    redis_cluster_or_skip,
+    redis_or_skip,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -127,12 +134,16 @@ async def test_sigkill_three_times_then_reconcile_settles_every_order(
     assert reposted <= exposed
 
 
-async def test_four_processes_one_redis_store_exactly_200_posts(gw: SandboxGateway) -> None:
+@pytest.mark.parametrize("cluster", [False, True], ids=["redis", "redis-cluster"])
+async def test_four_processes_one_redis_store_exactly_200_posts(
+    gw: SandboxGateway, cluster: bool
+) -> None:
     """Four processes paying the same 200 orders through one RedisStore: 200 POSTs, one tradeNo
     per order, identical reports from every process."""
-    await redis_or_skip()
+    await (redis_cluster_or_skip() if cluster else redis_or_skip())
+    url = REDIS_CLUSTER_URL if cluster else REDIS_URL
     prefix = f"R{uuid.uuid4().hex[:12]}_"
-    procs = [await spawn(gw, "redis", REDIS_URL, prefix, "200") for _ in range(4)]
+    procs = [await spawn(gw, "redis", url, prefix, "200") for _ in range(4)]
     try:
         summaries = await asyncio.gather(*(finish(p) for p in procs))
     finally:
@@ -140,7 +151,7 @@ async def test_four_processes_one_redis_store_exactly_200_posts(gw: SandboxGatew
             if proc.returncode is None:
                 proc.kill()
                 await proc.communicate()
-        await redis_cleanup(f"{prefix}:")
+        await (redis_cluster_cleanup if cluster else redis_cleanup)(f"{prefix}:")
     assert gw.ledger.post_count(api=PAY) == 200
     expected = {k: o.trade_no for k, o in gw.ledger.orders.items()}
     assert len(expected) == 200

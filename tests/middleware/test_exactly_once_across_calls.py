@@ -44,7 +44,14 @@ from payermax_async.stores import Claim, ClaimOutcome, JournalStore, RecordState
 from payermax_async.testing import FakeClock, fast_retry_policy
 from tests.support.payloads import payout
 from tests.support.postgres import POSTGRES_URL, drop_schema, postgres_or_skip
-from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip
+from tests.support.redis import (
+    REDIS_CLUSTER_URL,
+    REDIS_URL,
+    redis_cleanup,
+    redis_cluster_cleanup,
+    redis_cluster_or_skip,
+    redis_or_skip,
+)
 
 PAY, QRY = "paymentOrderPay", "paymentOrderQry"
 WINDOW = 600.0
@@ -66,6 +73,9 @@ async def _open_store(kind: str, tmp_path: Path, clock: FakeClock, prefix: str) 
         pg_store = PostgresStore(POSTGRES_URL, schema=_schema(prefix), clock=clock)
         await pg_store.migrate()
         return pg_store
+    if kind == "redis-cluster":
+        await redis_cluster_or_skip()
+        return RedisStore.from_url(REDIS_CLUSTER_URL, prefix=prefix, clock=clock)
     await redis_or_skip()
     return RedisStore(REDIS_URL, prefix=prefix, clock=clock)
 
@@ -78,11 +88,13 @@ def _schema(prefix: str) -> str:
 async def _clean_up(kind: str, prefix: str) -> None:
     if kind == "redis":
         await redis_cleanup(prefix)
+    elif kind == "redis-cluster":
+        await redis_cluster_cleanup(prefix)
     elif kind == "postgres":
         await drop_schema(_schema(prefix))
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgres"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[JournalStore]:
@@ -478,10 +490,10 @@ async def _plant_unreadable(store: JournalStore, key: str) -> None:
     assert isinstance(store, RedisStore)
     client = store._client  # the test reaches into Redis to corrupt one record
     await client.set(store._key(key), b"\xff\xfe garbage")
-    await client.sadd(store._open_key, key)
+    await client.sadd(store._keys.open_index(key), key)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis", "postgres"])
+@pytest.mark.parametrize("kind", ["sqlite", "redis", "redis-cluster", "postgres"])
 async def test_one_unreadable_record_does_not_stop_reconcile(
     gw: SandboxGateway, tmp_path: Path, clock: FakeClock, kind: str
 ) -> None:
@@ -556,7 +568,7 @@ async def test_a_conflict_after_a_proven_refusal_may_suggest_a_new_number(
 # ------------------------------------------------------------------------------ 7. webhooks across hosts
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis", "postgres"])
+@pytest.mark.parametrize("kind", ["sqlite", "redis", "redis-cluster", "postgres"])
 async def test_two_hosts_never_deliver_an_older_status_after_a_newer_one(
     gw: SandboxGateway, tmp_path: Path, clock: FakeClock, kind: str
 ) -> None:

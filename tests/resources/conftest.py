@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.journal import clock, journal_store
 from tests.support.mock_gateway import (
     client,
     closed_port,
@@ -12,4 +13,14 @@ from tests.support.mock_gateway import (
 )
 from tests.support.payloads import gw
 
-__all__ = ["client", "closed_port", "gw", "loopback_gateway", "openapi", "raw_server", "vectors"]
+__all__ = [
+    "client",
+    "clock",
+    "closed_port",
+    "gw",
+    "journal_store",
+    "loopback_gateway",
+    "openapi",
+    "raw_server",
+    "vectors",
+]

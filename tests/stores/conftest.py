@@ -1,5 +1,5 @@
-"""Store fixtures: every journal test runs against memory, a real SQLite file, a real Redis and a real
-PostgreSQL."""
+"""Store fixtures: every journal test runs against memory, a real SQLite file, a real Redis, a real
+Redis Cluster and a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from payermax_async import MemoryStore, RedisStore, SQLiteStore
 from payermax_async.stores import JournalStore
 from payermax_async.testing import FakeClock
 from tests.support.postgres import postgres_store
-from tests.support.redis import REDIS_URL, redis_cleanup, redis_or_skip
+from tests.support.redis import (
+    REDIS_CLUSTER_URL,
+    REDIS_URL,
+    redis_cleanup,
+    redis_cluster_cleanup,
+    redis_cluster_or_skip,
+    redis_or_skip,
+)
 
 
 @pytest.fixture
@@ -22,7 +29,7 @@ def clock() -> FakeClock:
     return FakeClock(start=1_800_000_000.0)
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgres"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[JournalStore]:
@@ -40,8 +47,15 @@ async def store(
         async with postgres_store(clock=clock) as pg_store:
             yield pg_store
         return
-    await redis_or_skip()
     prefix = f"payermax-test:{uuid.uuid4().hex}:"
+    if kind == "redis-cluster":
+        await redis_cluster_or_skip()
+        cluster_store = RedisStore.from_url(REDIS_CLUSTER_URL, prefix=prefix, clock=clock)
+        yield cluster_store
+        await cluster_store.aclose()
+        await redis_cluster_cleanup(prefix)
+        return
+    await redis_or_skip()
     redis_store = RedisStore(REDIS_URL, prefix=prefix, clock=clock)
     yield redis_store
     await redis_store.aclose()

@@ -1,45 +1,94 @@
-"""open_store(url): one journal per URL scheme, options taken from the query, nothing leaked."""
+"""``open_store(url)``: every journal by URL, the same journal the application writes."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 
 from payermax_async import ConfigurationError, PostgresStore, RedisStore, SQLiteStore
+from payermax_async.stores import ClaimOutcome
 from payermax_async.stores.urls import open_store
 from tests.support.postgres import POSTGRES_URL, postgres_store
-from tests.support.redis import REDIS_URL
+from tests.support.redis import (
+    REDIS_CLUSTER_URL,
+    REDIS_URL,
+    redis_cleanup,
+    redis_cluster_cleanup,
+    redis_cluster_or_skip,
+    redis_or_skip,
+)
+
+FP = "f" * 64
 
 
-async def test_sqlite_urls_name_relative_and_absolute_paths(
+async def test_sqlite_urls_take_relative_and_absolute_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """sqlite:///name is relative to the working directory, sqlite:////abs is absolute."""
+    """sqlite:///name is relative to the working directory, sqlite:////path absolute."""
     monkeypatch.chdir(tmp_path)
-    relative = open_store("sqlite:///journal.db")
-    absolute = open_store(f"sqlite:///{tmp_path}/other.db")
+    relative = open_store("sqlite:///rel.db")
+    absolute = open_store(f"sqlite:///{tmp_path / 'abs.db'}")
     try:
         assert isinstance(relative, SQLiteStore)
-        assert relative.path == Path("journal.db")
         assert isinstance(absolute, SQLiteStore)
-        assert absolute.path == tmp_path / "other.db"
+        assert relative.path == Path("rel.db")
+        assert absolute.path == tmp_path / "abs.db"
     finally:
         await relative.aclose()
         await absolute.aclose()
 
 
-async def test_redis_urls_take_the_prefix_from_the_query() -> None:
-    """redis:// and rediss:// open a RedisStore; ?prefix= sets its key prefix."""
-    store = open_store(f"{REDIS_URL}?prefix=ops:")
-    default = open_store("rediss://127.0.0.1:6390/0")
+def test_a_missing_sqlite_journal_is_an_error_when_it_must_exist(tmp_path: Path) -> None:
+    """create=False (the operators' commands): a mistyped path is an error, not an empty journal."""
+    with pytest.raises(ConfigurationError, match="no journal"):
+        open_store(f"sqlite:///{tmp_path / 'typo.db'}", create=False)
+    assert not (tmp_path / "typo.db").exists()
+
+
+@pytest.mark.parametrize("url", ["postgresql-ish://u:s3cr3t@h/db", "journal.db", "sqlite:"])
+def test_unusable_urls_are_configuration_errors_without_secrets(url: str) -> None:
+    """An unknown scheme or a malformed URL is a ConfigurationError that never repeats a password."""
+    with pytest.raises(ConfigurationError) as caught:
+        open_store(url)
+    assert "s3cr3t" not in str(caught.value)
+
+
+async def test_a_redis_url_with_a_prefix_opens_the_applications_journal() -> None:
+    """?prefix= selects the application's key prefix: the store sees what the application wrote."""
+    await redis_or_skip()
+    prefix = f"payermax-test:{uuid.uuid4().hex}:"
+    app = RedisStore(REDIS_URL, prefix=prefix)
+    opened = open_store(f"{REDIS_URL}?prefix={prefix}")
+    try:
+        await app.claim("URL_0001", FP, owner="A", lease_seconds=60, amount="1", currency="USD")
+        assert isinstance(opened, RedisStore)
+        assert not opened.cluster
+        record = await opened.get("URL_0001")
+        assert record is not None
+        assert record.owner == "A"
+    finally:
+        await app.aclose()
+        await opened.aclose()
+        await redis_cleanup(prefix)
+
+
+async def test_a_cluster_url_opens_a_cluster_store() -> None:
+    """redis+cluster:// opens a RedisStore on the cluster, which claims atomically."""
+    await redis_cluster_or_skip()
+    prefix = f"payermax-test:{uuid.uuid4().hex}:"
+    store = open_store(f"{REDIS_CLUSTER_URL}?prefix={prefix}")
     try:
         assert isinstance(store, RedisStore)
-        assert repr(store) == "RedisStore(prefix='ops:')"
-        assert repr(default) == "RedisStore(prefix='payermax:')"
+        assert store.cluster
+        claim = await store.claim(
+            "URL_0002", FP, owner="A", lease_seconds=60, amount="1", currency="USD"
+        )
+        assert claim.outcome is ClaimOutcome.SEND
     finally:
         await store.aclose()
-        await default.aclose()
+        await redis_cluster_cleanup(prefix)
 
 
 async def test_postgres_urls_take_the_schema_from_the_query() -> None:
@@ -57,13 +106,3 @@ async def test_postgres_urls_take_the_schema_from_the_query() -> None:
     default = open_store("postgresql://u@127.0.0.1/db")
     assert isinstance(default, PostgresStore)
     assert default.schema == "payermax"
-
-
-@pytest.mark.parametrize(
-    "url", ["mysql://root:hunter2@db/x", "journal.db", "sqlite://", "sqlite:///?x=1"]
-)
-def test_unknown_or_malformed_urls_are_configuration_errors(url: str) -> None:
-    """An unsupported scheme or a malformed URL is a ConfigurationError that never repeats it."""
-    with pytest.raises(ConfigurationError) as caught:
-        open_store(url)
-    assert "hunter2" not in str(caught.value)
