@@ -72,6 +72,8 @@ _PLAIN = frozenset(
     name.lower()
     for name in ("outTradeNo", "tradeNo", "amount", "currency", "status", "subStatus", "country")
 )
+#: Field values shown as they are, inside a payee section or not.
+_SHOWN = _PLAIN | _CODES
 _MASKED = "****"
 _EMAIL = re.compile(r"[^\s@\"',;:<>()\[\]{}]+@[^\s@\"',;:<>()\[\]{}]+")
 # Long runs of digits (account, phone and document numbers; separators allowed).
@@ -80,9 +82,11 @@ _DIGITS = re.compile(r"\+?\d(?:[\d \-]{4,}\d)")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{40,}")
 # A quoted stretch of a message: 'x', "x", `x`, ‘x’, “x”, «x».
 _QUOTED = re.compile(r"(['\"`‘“«])([^'\"`‘’“”«»\n]{1,200})(['\"`’”»])")
-# A field name, dotted path or code inside quotes: camelCase, snake or UPPER_SNAKE, no spaces.
+# A field name, dotted path or code inside quotes: camelCase, a dotted path, snake or UPPER_SNAKE.
 _IDENTIFIER = re.compile(
-    r"[a-z][a-z0-9]*(?:[A-Z][A-Za-z0-9]*)+(?:\.[A-Za-z0-9]+)*|[A-Za-z0-9]+_[A-Za-z0-9_]+"
+    r"[a-z][a-z0-9]*(?:[A-Z][A-Za-z0-9]*)+(?:\.[A-Za-z0-9]+)*"
+    r"|[a-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)+"
+    r"|[A-Za-z0-9]+_[A-Za-z0-9_]+"
 )
 # A word of letters, with apostrophes and hyphens inside (O'Brien, Jean-Luc).
 _WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
@@ -114,7 +118,7 @@ def redact_text(text: str) -> str:
 
 def _mask_quoted(match: re.Match[str]) -> str:
     inner = match.group(2)
-    if _IDENTIFIER.fullmatch(inner):
+    if _IDENTIFIER.fullmatch(inner) or inner.lower() in _SHOWN:
         return match.group(0)  # a field name or code ('accountNo', 'PARAMS_INVALID'): no person
     return f"{match.group(1)}{last4(inner)}{match.group(3)}"
 
@@ -178,10 +182,12 @@ def _field(name: str, item: object, in_section: bool) -> object:
         return "[redacted]"
     if isinstance(item, Mapping | list | tuple):
         return _redact(item, in_section=in_section or lowered in _SECTIONS)
-    if lowered in _CODES or (lowered in _PLAIN and isinstance(item, str | int)):
-        return item if isinstance(item, str | int) else _redact(item, in_section=in_section)
-    if (in_section or lowered in _PERSONAL) and item not in (None, ""):
+    if item in (None, ""):
+        return item
+    if lowered in _SHOWN and isinstance(item, str | int):
+        return item
+    if in_section or lowered in _PERSONAL:
         return last4(item)
     if lowered in _MESSAGES and isinstance(item, str):
         return redact_message(item)
-    return _redact(item, in_section=in_section)
+    return _redact(item, in_section=False)

@@ -154,6 +154,8 @@ def test_gateway_messages_fields_are_masked_in_logged_answers() -> None:
         ("Jean-Luc O'Brien mismatch", "Jean-Luc O'Brien", "mismatch"),
         ("The targetOrg is incorrect.", None, "The targetOrg is incorrect."),
         ("Field 'payeeInfo.accountInfo.accountNo' is invalid", None, "payeeInfo.accountInfo"),
+        ("The field 'amount' is invalid", None, "'amount'"),
+        ('Field "trade.amount" is wrong', None, '"trade.amount"'),
     ],
 )
 def test_redact_message_masks_names_and_keeps_field_names(
