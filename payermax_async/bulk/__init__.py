@@ -32,7 +32,8 @@ Optional columns: ``firstName`` → ``payeeInfo.name.firstName``, ``lastName`` �
 ``payeeInfo.email``, ``phone`` → ``payeeInfo.payeePhone``, ``remark``, ``reference``, ``notifyUrl``,
 ``purpose`` and ``destinationCurrency`` (same names on the wire).
 
-A column not listed here is an error naming it. Each row is checked with the same local rules as
+A column not listed here is an error naming it (a file without a header row is reported as such,
+without echoing its first row). Each row is checked with the same local rules as
 ``client.payouts.create()``; a repeated ``outTradeNo`` is an error on the later rows. Error messages
 name the line, the column and the rule, never a cell's value.
 
@@ -47,6 +48,8 @@ status when the gateway accepted it (``PENDING``, ``SUCCESS``, ``FAILED``, ``BOU
 of ``INVALID`` (refused by the local checks, not sent), ``REJECTED`` (refused by the gateway: no order
 exists), ``IN_DOUBT`` (it may exist: run again, or reconcile), ``ERROR`` (not paid for another reason,
 e.g. an ``outTradeNo`` already used with other data) or ``NOT_SENT`` (the run was stopped first).
+The file is mode ``0600``, and a cell a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+``@``, tab, CR first) is written with a leading ``'``.
 """
 
 from __future__ import annotations
