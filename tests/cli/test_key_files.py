@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -108,25 +109,36 @@ def pem() -> str:
     return generate_keypair().private_key_pem
 
 
-@pytest.mark.parametrize("option", ["--merchant-key", "--platform-key"])
-@pytest.mark.parametrize("open_mode", [0o644, 0o640, 0o604, 0o620])
-def test_sandbox_refuses_a_private_key_file_open_to_others(
-    tmp_path, capsys, monkeypatch, pem, option, open_mode
-):
+@pytest.mark.parametrize(
+    ("option", "open_mode"),
+    [("--merchant-key", 0o644), ("--platform-key", 0o640), ("--merchant-key", 0o620)],
+)
+def test_sandbox_refuses_a_private_key_file_open_to_others(tmp_path, pem, option, open_mode):
     """payermax sandbox --merchant-key/--platform-key with a file group or others may read or
-    write: exit 1, one line naming the file and its mode, before anything listens."""
-    monkeypatch.delenv("PAYERMAX_ALLOW_OPEN_KEY_FILE", raising=False)
+    write: the process exits 1 at once with one line naming the file and its mode, before
+    anything listens (a subprocess, so a sandbox that did start cannot hang the test)."""
     key = tmp_path / "key.pem"
     key.write_text(pem)
     key.chmod(open_mode)
-    assert main(["sandbox", "--port", "0", option, str(key)]) == 1
-    captured = capsys.readouterr()
-    assert captured.err.count("\n") == 1
-    assert str(key) in captured.err
-    assert f"{open_mode:04o}" in captured.err
-    assert "chmod 600" in captured.err
-    assert "BEGIN" not in captured.err
-    assert "sandbox gateway" not in captured.out
+    env = {k: v for k, v in os.environ.items() if k != "PAYERMAX_ALLOW_OPEN_KEY_FILE"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "payermax_async", "sandbox", "--port", "0", option, str(key)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the sandbox started with an open private key file")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert str(key) in done.stderr
+    assert f"{open_mode:04o}" in done.stderr
+    assert "chmod 600" in done.stderr
+    assert "BEGIN" not in done.stderr
+    assert "sandbox gateway" not in done.stdout
 
 
 async def test_payouts_refuse_an_open_private_key_file_unless_allowed(
