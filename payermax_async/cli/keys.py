@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from .._files import PRIVATE_FILE_MODE, make_private_dir, open_new_file
+from ..errors import ConfigurationError
 from ._common import Commands, out
 
 __all__ = ["register"]
@@ -49,7 +50,7 @@ def _write_key_set(directory: Path, files: list[tuple[str, str, bool]]) -> None:
     for name, _, _ in files:
         if os.path.lexists(directory / name):
             msg = f"{directory / name} already exists; not overwriting a key (nothing was written)"
-            raise FileExistsError(msg)
+            raise ConfigurationError(msg)
     written: list[Path] = []
     try:
         for name, text, private in files:
