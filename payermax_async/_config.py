@@ -6,13 +6,13 @@ import enum
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ._files import allow_open_key_files, read_key_file
 from .errors import ConfigurationError
 from .signing import RsaVerifier
 from .signing.keys import KeyMaterial, load_private_key
@@ -100,11 +100,23 @@ def _non_empty(name: str) -> Callable[[object, attrs.Attribute[Any], object], No
     return check
 
 
-def key_from_env(env: Mapping[str, str], name: str) -> str:
+def key_from_env(
+    env: Mapping[str, str], name: str, *, private: bool = False, allow_open: bool = False
+) -> str:
     """A key given inline as ``name`` or as a file path in ``name_FILE`` (exactly one of them).
 
+    Args:
+        env: the environment.
+        name: the variable, e.g. ``PAYERMAX_PRIVATE_KEY``.
+        private: the key is private: its file must not be readable or writable by group or others
+            (checked as ``ssh`` does; not on Windows), unless ``allow_open`` or
+            ``PAYERMAX_ALLOW_OPEN_KEY_FILE=1`` in ``env``.
+        allow_open: accept a private key file that group or others may read.
+
     Raises:
-        ConfigurationError: neither or both are set, or the file cannot be read as text.
+        ConfigurationError: neither or both are set, or the file cannot be read as text, is over
+            64 KiB, or is a private key file open to group or others (the message names the file
+            and its mode, never its content).
     """
     inline = env.get(name, "").strip()
     path = env.get(f"{name}_FILE", "").strip()
@@ -112,11 +124,14 @@ def key_from_env(env: Mapping[str, str], name: str) -> str:
         msg = f"set either {name} or {name}_FILE, not both"
         raise ConfigurationError(msg)
     if path:
+        data = read_key_file(
+            path,
+            what=f"{name}_FILE",
+            private=private,
+            allow_open=allow_open or allow_open_key_files(env),
+        )
         try:
-            return Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            msg = f"{name}_FILE cannot be read: {exc.strerror or exc.__class__.__name__}"
-            raise ConfigurationError(msg) from None
+            return data.decode("utf-8")
         except UnicodeDecodeError:
             msg = f"{name}_FILE is not a text key file (PEM or one-line base64)"
             raise ConfigurationError(msg) from None
@@ -181,16 +196,26 @@ class PayerMaxConfig:
         return self._verifier
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PayerMaxConfig:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, allow_open_key_file: bool = False
+    ) -> PayerMaxConfig:
         """Build a configuration from ``PAYERMAX_*`` environment variables.
 
         Reads ``PAYERMAX_APP_ID``, ``PAYERMAX_MERCHANT_NO``, ``PAYERMAX_PRIVATE_KEY`` (or
         ``PAYERMAX_PRIVATE_KEY_FILE``), ``PAYERMAX_PLATFORM_PUBLIC_KEY`` (or
         ``PAYERMAX_PLATFORM_PUBLIC_KEY_FILE``), ``PAYERMAX_ENV`` (``uat``/``production``, default
-        ``uat``), ``PAYERMAX_BASE_URL``, ``PAYERMAX_KEY_VERSION`` and ``PAYERMAX_KEY_PASSWORD``.
+        ``uat``), ``PAYERMAX_BASE_URL``, ``PAYERMAX_KEY_VERSION``, ``PAYERMAX_KEY_PASSWORD`` and
+        ``PAYERMAX_ALLOW_OPEN_KEY_FILE``.
+
+        Args:
+            environ: the variables (``os.environ`` by default).
+            allow_open_key_file: accept a ``PAYERMAX_PRIVATE_KEY_FILE`` that group or others may
+                read or change (also ``PAYERMAX_ALLOW_OPEN_KEY_FILE=1``). By default such a file
+                is refused, as ``ssh`` refuses an open private key: ``chmod 600`` it.
 
         Raises:
-            ConfigurationError: a required variable is missing or a key file cannot be read.
+            ConfigurationError: a required variable is missing, or a key file cannot be read or is
+                a private key file open to group or others.
         """
         env = os.environ if environ is None else environ
 
@@ -204,7 +229,9 @@ class PayerMaxConfig:
         return cls(
             app_id=required("PAYERMAX_APP_ID"),
             merchant_no=required("PAYERMAX_MERCHANT_NO"),
-            merchant_private_key=key_from_env(env, "PAYERMAX_PRIVATE_KEY"),
+            merchant_private_key=key_from_env(
+                env, "PAYERMAX_PRIVATE_KEY", private=True, allow_open=allow_open_key_file
+            ),
             platform_public_key=key_from_env(env, "PAYERMAX_PLATFORM_PUBLIC_KEY"),
             environment=env.get("PAYERMAX_ENV", "").strip() or Environment.UAT,
             base_url=env.get("PAYERMAX_BASE_URL", "").strip() or None,

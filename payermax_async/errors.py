@@ -33,7 +33,7 @@ their last four characters.
 
 from __future__ import annotations
 
-from ._redact import redact_text
+from ._redact import redact_message
 
 __all__ = [
     "REJECTION_CODES",
@@ -162,9 +162,9 @@ class APIError(PayerMaxError):
     def __init__(
         self, code: str, msg: str, *, http_status: int = 200, verified: bool = True
     ) -> None:
-        # The gateway's text can echo a field's value back; what ends up in logs and tracebacks is
-        # masked like every other message of this SDK (``.msg`` keeps the text as received).
-        super().__init__(f"{code}: {redact_text(msg)}" if msg else code)
+        # The gateway's text can echo a field's value back (a number, an email, the payee's name);
+        # what ends up in logs and tracebacks is masked (``.msg`` keeps the text as received).
+        super().__init__(f"{code}: {redact_message(msg)}" if msg else code)
         self.code = code
         self.msg = msg
         self.http_status = http_status

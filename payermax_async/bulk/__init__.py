@@ -32,7 +32,8 @@ Optional columns: ``firstName`` → ``payeeInfo.name.firstName``, ``lastName`` �
 ``payeeInfo.email``, ``phone`` → ``payeeInfo.payeePhone``, ``remark``, ``reference``, ``notifyUrl``,
 ``purpose`` and ``destinationCurrency`` (same names on the wire).
 
-A column not listed here is an error naming it. Each row is checked with the same local rules as
+A column not listed here is an error naming it (a file without a header row is reported as such,
+without echoing its first row). Each row is checked with the same local rules as
 ``client.payouts.create()``; a repeated ``outTradeNo`` is an error on the later rows. Error messages
 name the line, the column and the rule, never a cell's value.
 
@@ -47,6 +48,8 @@ status when the gateway accepted it (``PENDING``, ``SUCCESS``, ``FAILED``, ``BOU
 of ``INVALID`` (refused by the local checks, not sent), ``REJECTED`` (refused by the gateway: no order
 exists), ``IN_DOUBT`` (it may exist: run again, or reconcile), ``ERROR`` (not paid for another reason,
 e.g. an ``outTradeNo`` already used with other data) or ``NOT_SENT`` (the run was stopped first).
+The file is mode ``0600``, and a cell a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+``@``, tab, CR first) is written with a leading ``'``.
 """
 
 from __future__ import annotations
@@ -57,12 +60,12 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import attrs
 
-from .._redact import redact_text
+from .._files import csv_row, write_replacing
+from .._redact import redact_message, redact_text
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -159,22 +162,30 @@ def describe(error: BaseException) -> str:
     if isinstance(error, PayoutOutcomeUnknown):
         return f"{name}: {IN_DOUBT_HINT}"
     if isinstance(error, APIError):
-        text = f"{name}: {error.code}" + (f": {error.msg}" if error.msg else "")
+        # The gateway's text may echo the payee's name or number back: masked like str(error).
+        text = f"{name}: {error.code}" + (f": {redact_message(error.msg)}" if error.msg else "")
     else:
         text = f"{name}: {error}"
     return " ".join(redact_text(text).split())[:300]
 
 
 def write_results(path: str | os.PathLike[str], results: Iterable[RowResult]) -> None:
-    """Write the results CSV (``outTradeNo,status,tradeNo,error``), replacing the file atomically."""
-    target = Path(path)
-    temporary = target.with_name(target.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+    """Write the results CSV (``outTradeNo,status,tradeNo,error``), replacing the file atomically.
+
+    The file is mode ``0600``, written through ``<path>.tmp`` (never through a symlink planted
+    there), and every cell that a spreadsheet would run as a formula (``=HYPERLINK(...)`` as an
+    invalid row's ``outTradeNo``) is written with a leading ``'``.
+    """
+
+    def write(handle: TextIO) -> None:
         writer = csv.writer(handle)
-        writer.writerow(RESULT_COLUMNS)
+        writer.writerow(csv_row(RESULT_COLUMNS))
         for result in results:
-            writer.writerow([result.out_trade_no, result.status, result.trade_no, result.error])
-    os.replace(temporary, target)
+            writer.writerow(
+                csv_row((result.out_trade_no, result.status, result.trade_no, result.error))
+            )
+
+    write_replacing(path, write)
 
 
 def invalid_result(row: BulkRow) -> RowResult:

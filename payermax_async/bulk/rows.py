@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Protocol
 
 import attrs
 
@@ -63,6 +65,17 @@ REQUIRED_CELLS = ("outTradeNo", "country", "amount", "currency", "paymentMethodT
 #: The most rows one file may hold (a salary run is thousands; this only stops a runaway file).
 MAX_ROWS = 1_000_000
 _FIELD_TO_COLUMN = {field: column for column, field in COLUMNS.items()}
+
+
+class _Reader(Protocol):
+    """What ``csv.reader`` returns (its class is private to the csv module)."""
+
+    @property
+    def line_num(self) -> int: ...
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+    def __next__(self) -> list[str]: ...
 
 
 @attrs.frozen
@@ -132,16 +145,34 @@ def row_data(cells: Mapping[str, str]) -> dict[str, object]:
     return data
 
 
+#: What a column name typed into a header looks like. Anything else in an unknown column is shown
+#: by position only: in a file without a header row it is a payee's account number or name.
+_COLUMN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+
+
+def _unknown_column(position: int, name: str) -> str:
+    return repr(name) if _COLUMN_NAME.fullmatch(name) else f"#{position} (its text is not shown)"
+
+
 def _check_header(header: Sequence[str] | None, source: str) -> list[str]:
     if not header:
         msg = f"{source}: the file is empty; it needs a header row naming the columns"
         raise ValidationError(msg)
     names = [name.strip() for name in header]
-    unknown = [name for name in names if name not in COLUMNS]
+    if not any(name in COLUMNS for name in names):
+        # Most likely the header row is missing and this is the first payout: say so without
+        # echoing its cells (account number, name).
+        msg = (
+            f"{source}: line 1 is not a header row (it names none of the columns); the file "
+            f"needs a header row naming its columns: {', '.join(COLUMNS)}"
+        )
+        raise ValidationError(msg)
+    unknown = [(index, name) for index, name in enumerate(names, 1) if name not in COLUMNS]
     if unknown:
-        listed = ", ".join(repr(name) for name in unknown)
+        listed = ", ".join(_unknown_column(index, name) for index, name in unknown)
         msg = f"{source}: unknown column(s) {listed}; the columns are: {', '.join(COLUMNS)}"
-        raise ValidationError(msg, field=unknown[0])
+        shown = [name for _, name in unknown if _COLUMN_NAME.fullmatch(name)]
+        raise ValidationError(msg, field=shown[0] if shown else None)
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         msg = f"{source}: column {repeated[0]!r} appears more than once in the header"
@@ -185,8 +216,20 @@ def check_row(line: int, cells: Mapping[str, str]) -> BulkRow:
 
 
 def parse_rows(lines: Iterable[str], source: str = "the file") -> list[BulkRow]:
-    """Read and check every row of CSV text (see :func:`read_rows`)."""
+    """Read and check every row of CSV text (see :func:`read_rows`).
+
+    Raises:
+        ValidationError: as :func:`read_rows`.
+    """
     reader = csv.reader(lines)
+    try:
+        return _parse(reader, source)
+    except csv.Error as exc:  # a NUL byte, an oversized cell, a broken quote: never a traceback
+        msg = f"{source}: line {reader.line_num} is not valid CSV: {exc}"
+        raise ValidationError(msg) from None
+
+
+def _parse(reader: _Reader, source: str) -> list[BulkRow]:
     header = _check_header(next(reader, None), source)
     rows: list[BulkRow] = []
     first_line: dict[str, int] = {}
@@ -225,8 +268,13 @@ def read_rows(path: str | os.PathLike[str]) -> list[BulkRow]:
 
     Raises:
         ValidationError: the header is missing, names an unknown or repeated column, or lacks a
-            required one; or the file has more than ``MAX_ROWS`` rows.
+            required one; the file is not UTF-8 or not valid CSV; or it has more than
+            ``MAX_ROWS`` rows. Messages never hold a cell's text.
         OSError: the file cannot be read.
     """
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        return parse_rows(handle, str(path))
+        try:
+            return parse_rows(handle, str(path))
+        except UnicodeDecodeError:
+            msg = f'{path} is not UTF-8 text; save it as UTF-8 ("CSV UTF-8" in spreadsheets)'
+            raise ValidationError(msg) from None

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import enum
 import json
 import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
-__all__ = ["Commands", "Handler", "Parser", "flatten", "out", "print_fields", "print_json", "wire"]
+__all__ = [
+    "Commands",
+    "Handler",
+    "Parser",
+    "flatten",
+    "out",
+    "print_fields",
+    "print_json",
+    "text",
+    "wire",
+]
 
 #: A command's handler: takes the parsed arguments, returns the exit status.
 Handler = Callable[[argparse.Namespace], int]
@@ -38,9 +49,15 @@ def wire(model: object) -> object:
     return unstructure(model)
 
 
+def text(value: object) -> str:
+    """A value as a table shows it: an enum as its value (``PENDING``, not ``PayoutStatus.PENDING``,
+    which is what ``str()`` of a ``str`` enum gives from Python 3.11 on)."""
+    return str(value.value) if isinstance(value, enum.Enum) else str(value)
+
+
 def print_json(document: object) -> None:
     """Print a document as indented JSON."""
-    out(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+    out(json.dumps(document, indent=2, ensure_ascii=False, default=text))
 
 
 def print_fields(document: object) -> None:
@@ -57,4 +74,4 @@ def flatten(document: object, prefix: str) -> Iterable[tuple[str, str]]:
         for key, value in document.items():
             yield from flatten(value, f"{prefix}{key}.")
     elif document not in (None, ""):
-        yield prefix.rstrip("."), str(document)
+        yield prefix.rstrip("."), text(document)

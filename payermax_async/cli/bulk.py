@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections import Counter
@@ -17,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from .._files import PRIVATE_FILE_MODE
 from ..bulk import BulkRow, BulkRun, RowResult, RowStatus, read_rows, write_results
 from ..bulk.pacing import Progress, TokenBucket
 from ..errors import ConfigurationError
@@ -140,7 +142,11 @@ def _exclusive(journal: Path) -> Iterator[None]:
     if not journal.parent.is_dir():
         msg = f"{journal.parent}: directory does not exist"
         raise ConfigurationError(msg)
-    with open(journal.with_name(journal.name + ".lock"), "a+b") as handle:
+    # 0600 like the journal; O_NOFOLLOW: a symlink planted at the lock's path is refused (ELOOP),
+    # never followed to create or lock another file.
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    lock = journal.with_name(journal.name + ".lock")
+    with os.fdopen(os.open(lock, flags, PRIVATE_FILE_MODE), "r+b") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

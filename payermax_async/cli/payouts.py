@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._common import Commands, flatten, out, print_fields, print_json, wire
+from ._json_file import read_payout_file
 
 if TYPE_CHECKING:
     from .._client import PayerMaxClient
@@ -60,27 +58,14 @@ def _client() -> PayerMaxClient:
     return PayerMaxClient(PayerMaxConfig.from_env())
 
 
-def _read_payout(source: str) -> object:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        msg = f"{'stdin' if source == '-' else source} is not valid JSON: {exc}"
-        raise ValueError(msg) from None
-    if not isinstance(data, dict):
-        msg = "the payout file must hold a JSON object (the request's data)"
-        raise ValueError(msg)
-    return data
-
-
 def _create(args: argparse.Namespace) -> int:
-    data = _read_payout(args.file)
+    data = read_payout_file(args.file)
 
     async def run() -> object:
         # A resubmitted outTradeNo is answered ORDER_REPEAT by the gateway; the client then queries
         # the order and this prints its current state (nothing is paid twice).
         async with _client() as client:
-            return wire(await client.payouts.create(data))  # type: ignore[arg-type]
+            return wire(await client.payouts.create(data))
 
     result = asyncio.run(run())
     print_json(result) if args.json else print_fields(result)

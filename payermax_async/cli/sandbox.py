@@ -24,10 +24,16 @@ def register(commands: Commands) -> None:
     sandbox.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free)")
     sandbox.add_argument("--seed", type=int, default=0, help="seed of the fault RNG")
     sandbox.add_argument(
-        "--merchant-key", type=Path, metavar="FILE", help="merchant private key (default: new)"
+        "--merchant-key",
+        type=Path,
+        metavar="FILE",
+        help="merchant private key (default: new); mode 0600 (see PAYERMAX_ALLOW_OPEN_KEY_FILE)",
     )
     sandbox.add_argument(
-        "--platform-key", type=Path, metavar="FILE", help="platform private key (default: new)"
+        "--platform-key",
+        type=Path,
+        metavar="FILE",
+        help="platform private key (default: new); mode 0600 like --merchant-key",
     )
     sandbox.add_argument(
         "--processing-delay", type=float, default=0.5, help="seconds until a payout's outcome"
@@ -38,7 +44,8 @@ def register(commands: Commands) -> None:
     sandbox.set_defaults(handler=_sandbox)
 
 
-def _pair_from_file(path: Path | None) -> KeyPair | None:
+def _pair_from_file(path: Path | None, option: str) -> KeyPair | None:
+    from .._files import allow_open_key_files, read_key_file
     from ..signing.keys import (
         KeyPair,
         load_private_key,
@@ -48,7 +55,9 @@ def _pair_from_file(path: Path | None) -> KeyPair | None:
 
     if path is None:
         return None
-    key = load_private_key(path.read_bytes())
+    # The same rule as PAYERMAX_PRIVATE_KEY_FILE: an open private key file is refused.
+    data = read_key_file(path, what=option, private=True, allow_open=allow_open_key_files())
+    key = load_private_key(data)
     return KeyPair(
         private_key=private_key_to_base64(key), public_key=public_key_to_base64(key.public_key())
     )
@@ -64,8 +73,8 @@ async def _serve_sandbox(args: argparse.Namespace) -> int:
     gateway = SandboxGateway(
         port=args.port,
         seed=args.seed,
-        merchant_keys=_pair_from_file(args.merchant_key),
-        platform_keys=_pair_from_file(args.platform_key),
+        merchant_keys=_pair_from_file(args.merchant_key, "--merchant-key"),
+        platform_keys=_pair_from_file(args.platform_key, "--platform-key"),
         processing_delay=args.processing_delay,
         time_scale=args.time_scale,
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 
+from ..errors import ValidationError
 from ._common import Commands, out, print_fields, print_json, wire
 
 __all__ = ["register"]
@@ -36,6 +38,17 @@ def _platform_key_from_env() -> str:
     return key_from_env(os.environ, "PAYERMAX_PLATFORM_PUBLIC_KEY")
 
 
+def _check_size(path: str, limit: int) -> None:
+    """Refuse a file over the body limit by its real size, before reading any of it."""
+    status = os.stat(path)  # a missing file: OSError naming it, one line
+    if stat.S_ISREG(status.st_mode) and status.st_size > limit:
+        msg = (
+            f"{path} is {status.st_size} bytes, over the {limit}-byte limit of a notification "
+            "body (real ones are 1-3 KiB); not verified"
+        )
+        raise ValidationError(msg)
+
+
 def _webhook_verify(args: argparse.Namespace) -> int:
     from ..webhooks import WebhookVerifier, verify_file
 
@@ -44,6 +57,7 @@ def _webhook_verify(args: argparse.Namespace) -> int:
         merchant_no=os.environ.get("PAYERMAX_MERCHANT_NO") or None,
         app_id=os.environ.get("PAYERMAX_APP_ID") or None,
     )
+    _check_size(args.file, verifier.max_body_bytes)
     notification = verify_file(verifier, args.file, args.sign)
     document = wire(notification)
     if args.json:

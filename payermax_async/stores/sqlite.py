@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import sqlite3
@@ -12,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .._files import create_private_file
 from ..errors import ConfigurationError, StoreError
 from ..protocol.rules import check_out_trade_no
 from ._journal import Clock, JournalStore, T, Update
@@ -47,7 +49,7 @@ class SQLiteStore(JournalStore):
     Use it as ``async with SQLiteStore(path) as store:`` or call :meth:`aclose`.
 
     Args:
-        path: the database file (created if missing; its directory must exist).
+        path: the database file (created with mode ``0600`` if missing; its directory must exist).
         synchronous: ``"FULL"`` (durable across power loss) or ``"NORMAL"`` (durable across process
             crashes, faster).
         busy_timeout: seconds to wait for another process's write lock.
@@ -89,6 +91,12 @@ class SQLiteStore(JournalStore):
     def _connect(self) -> sqlite3.Connection:
         # Runs on the store's thread only; the connection never crosses threads.
         if self._conn is None:
+            if str(self._path) != ":memory:":
+                # A new journal is 0600 (it names every payout); SQLite gives its -wal and -shm
+                # files the mode of the database file. An existing file keeps its mode. If the
+                # folder refuses the file, connect() below fails the same way, as a StoreError.
+                with contextlib.suppress(OSError):
+                    create_private_file(self._path)
             conn = sqlite3.connect(self._path, isolation_level=None, timeout=self._busy_ms / 1000)
             try:
                 conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")

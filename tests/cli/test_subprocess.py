@@ -108,6 +108,7 @@ class TestOwnMerchantKey:
         """The user's merchant private key in a PEM file."""
         path = tmp_path / "merchant.pem"
         path.write_text(own_keys.private_key_pem)
+        path.chmod(0o600)  # an open private key file is refused
         return path
 
     @pytest.fixture

@@ -40,6 +40,7 @@ def test_from_env_with_key_files(
     private_file = tmp_path / "merchant.pem"
     public_file = tmp_path / "platform.pem"
     private_file.write_text(merchant_keys.private_key_pem)
+    private_file.chmod(0o600)  # an open private key file is refused
     public_file.write_text(platform_keys.public_key_pem)
     environ = {
         "PAYERMAX_APP_ID": "app-1",
@@ -253,11 +254,12 @@ def test_from_env_refuses_a_binary_key_file(
     """A key file that is not text (e.g. DER bytes) is a ConfigurationError naming the variable."""
     der = tmp_path / "merchant.der"
     der.write_bytes(b"\x30\x82\xff\xfe" * 40)
+    der.chmod(0o600)
     env = {
         "PAYERMAX_APP_ID": "app",
         "PAYERMAX_MERCHANT_NO": "m1",
         "PAYERMAX_PRIVATE_KEY_FILE": str(der),
         "PAYERMAX_PLATFORM_PUBLIC_KEY": platform_keys.public_key,
     }
-    with pytest.raises(ConfigurationError, match="PAYERMAX_PRIVATE_KEY_FILE"):
+    with pytest.raises(ConfigurationError, match="PAYERMAX_PRIVATE_KEY_FILE is not a text key"):
         PayerMaxConfig.from_env(env)

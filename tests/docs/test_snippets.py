@@ -49,10 +49,11 @@ def test_every_python_block_compiles(where: str, code: str):
 
 @pytest.mark.parametrize(("where", "code"), RUNNABLE, ids=[w for w, _ in RUNNABLE])
 def test_runnable_blocks_run(where: str, code: str, capsys: pytest.CaptureFixture[str]):
-    """Each block marked ``<!-- run -->`` runs to the end against the embedded sandbox."""
+    """Each block marked ``<!-- run -->`` runs to the end against the embedded sandbox, and prints
+    statuses as their values (``SUCCESS``, never ``PayoutStatus.SUCCESS``)."""
     namespace: dict[str, object] = {"__name__": "__main__"}
     exec(compile(code, where, "exec"), namespace)  # noqa: S102 (our own documentation)
-    capsys.readouterr()
+    assert "PayoutStatus." not in capsys.readouterr().out
 
 
 def _commands(parser, prefix: str):
