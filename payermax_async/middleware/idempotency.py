@@ -172,12 +172,13 @@ class IdempotencyMiddleware:
         for _ in range(_MAX_POLLS):
             if loop.time() >= give_up_at:
                 break
-            if waits:
-                # We waited on another call's attempt: its definitive refusal is this call's outcome
-                # too (as a follower in this process would share it), never a cue to resend.
-                await self._adopt_refusal(key)
-            claim = await self._claim(intent, fp, token, lease)
+            # Once we waited on another call's attempt, its definitive refusal is this call's
+            # outcome too (as a follower in this process would share it), never a cue to resend.
+            claim = await self._claim(intent, fp, token, lease, adopt_refusal=waits > 0)
             outcome, record = claim.outcome, claim.record
+            if outcome is ClaimOutcome.REFUSED:
+                msg = f"refused for another call of payout {last4(key)} that this call waited on"
+                raise error_for_code(record.error_code or "REJECTED", msg, verified=True)
             if outcome is ClaimOutcome.CONFLICT:
                 if record.fingerprint != fp and intent.matches(record.fingerprint):
                     fp = record.fingerprint  # written by an earlier version: the same request
@@ -206,7 +207,9 @@ class IdempotencyMiddleware:
         msg = f"payout {last4(key)} is still being sent by another call or process; it may exist"
         raise PayoutOutcomeUnknown(msg, out_trade_no=key)
 
-    async def _claim(self, intent: PayoutIntent, fp: str, token: str, lease: float) -> Claim:
+    async def _claim(
+        self, intent: PayoutIntent, fp: str, token: str, lease: float, *, adopt_refusal: bool
+    ) -> Claim:
         """Claim the number; a claim that may send is marked ``SENT`` in the same write."""
         key, store = intent.out_trade_no, self.store
         if self._synchronous:
@@ -219,6 +222,7 @@ class IdempotencyMiddleware:
                 amount=intent.amount,
                 currency=intent.currency,
                 sending=True,
+                adopt_refusal=adopt_refusal,
             )
 
         async def hand_back(claim: Claim) -> None:
@@ -233,16 +237,9 @@ class IdempotencyMiddleware:
             amount=intent.amount,
             currency=intent.currency,
             sending=True,
+            adopt_refusal=adopt_refusal,
         )
         return await before_sending(key, run_to_completion(step, undo=hand_back))
-
-    async def _adopt_refusal(self, key: str) -> None:
-        """Raise the signed refusal another call just recorded for ``key``, if that is its state."""
-        record = await before_sending(key, self.store.get(key))
-        if record is None or record.state is not RecordState.REJECTED or record.maybe_sent:
-            return
-        msg = f"refused for another call of payout {last4(key)} that this call waited on"
-        raise error_for_code(record.error_code or "REJECTED", msg, verified=True)
 
     async def _own(
         self,

@@ -122,9 +122,11 @@ class JournalStore(NotificationJournal, abc.ABC):
         amount: str | None,
         currency: str | None,
         sending: bool = False,
+        adopt_refusal: bool = False,
     ) -> Claim:
         """Record the intent (or take over a re-sendable or abandoned one) and say what to do;
-        with ``sending``, a claim that may send is marked ``SENT`` in the same step."""
+        with ``sending``, a claim that may send is marked ``SENT`` in the same step; with
+        ``adopt_refusal``, a refused record is ``REFUSED`` rather than taken over."""
         now = self._clock()
         return await self._update(
             out_trade_no,
@@ -138,6 +140,7 @@ class JournalStore(NotificationJournal, abc.ABC):
                 currency=currency,
                 now=now,
                 sending=sending,
+                adopt_refusal=adopt_refusal,
             ),
         )
 
@@ -175,6 +178,7 @@ class JournalStore(NotificationJournal, abc.ABC):
         amount: str | None,
         currency: str | None,
         sending: bool = False,
+        adopt_refusal: bool = False,
     ) -> Claim:
         """:meth:`claim` as a plain call (``synchronous`` stores only)."""
         now = self._clock()
@@ -190,6 +194,7 @@ class JournalStore(NotificationJournal, abc.ABC):
                 currency=currency,
                 now=now,
                 sending=sending,
+                adopt_refusal=adopt_refusal,
             ),
         )
 

@@ -227,6 +227,9 @@ class ClaimOutcome(str, enum.Enum):
     CONFLICT = "CONFLICT"
     #: Another live owner is working on it: wait for its outcome.
     BUSY = "BUSY"
+    #: (``adopt_refusal`` only) the attempt the caller waited on was refused, signed: that refusal
+    #: is the caller's outcome too; nothing is sent.
+    REFUSED = "REFUSED"
 
 
 class DeliveryOutcome(str, enum.Enum):
@@ -292,11 +295,14 @@ class IdempotencyStore(Protocol):
         amount: str | None,
         currency: str | None,
         sending: bool = False,
+        adopt_refusal: bool = False,
     ) -> Claim:
         """Record the intent (or take over a re-sendable or abandoned one) and say what to do.
 
         With ``sending``, a claim whose outcome is ``SEND`` also marks the record ``SENT`` (attempts
-        + 1), as :meth:`mark_sent` would: the caller sends right away.
+        + 1), as :meth:`mark_sent` would: the caller sends right away. With ``adopt_refusal`` (a
+        caller that waited on another's attempt), a record that attempt left ``REJECTED`` is
+        ``REFUSED`` instead of taken over: in the same atomic step, so no resend can slip in.
         """
         ...
 

@@ -144,6 +144,7 @@ def decide_claim(
     currency: str | None,
     now: float,
     sending: bool = False,
+    adopt_refusal: bool = False,
 ) -> tuple[PayoutRecord | None, Claim]:
     """The claim rule (see ``IdempotencyStore.claim``). With ``sending``, a claim that may send
     marks the record ``SENT`` in the same step (one journal write fewer per payout): the caller
@@ -174,6 +175,8 @@ def decide_claim(
         return _known(old, fingerprint, amount, currency, now)
     if old.leased_by_other(owner, now):
         return None, Claim(ClaimOutcome.BUSY, old)
+    if adopt_refusal and old.state is RecordState.REJECTED and not old.maybe_sent:
+        return None, Claim(ClaimOutcome.REFUSED, old)
     record = _take_over(old, fingerprint, owner, lease, amount, currency, now)
     if record.maybe_sent:
         return record, Claim(ClaimOutcome.QUERY_FIRST, record)

@@ -273,3 +273,20 @@ async def test_a_delivery_slot_is_exclusive_across_connections(
     assert await store.begin_delivery("OTHER_1", later, owner="h1", lease_seconds=60) == "DELIVER"
     clock.advance(61)
     assert await store.begin_delivery("OTHER_1", later, owner="h2", lease_seconds=60) == "DELIVER"
+
+
+async def test_a_waiting_claim_adopts_a_signed_refusal_atomically(store: JournalStore) -> None:
+    """A claim made after waiting on another call's attempt (adopt_refusal) gets REFUSED for a
+    record that attempt left REJECTED, in the same step, instead of taking it over to resend; a
+    fresh claim of the same request may still resend it."""
+    await claim(store)
+    await store.mark_sent(KEY, owner="A")
+    await store.record_rejected(KEY, owner="A", code="BALANCE_INSUFFICIENT", error="x")
+    waited = await store.claim(
+        KEY, FP, owner="B", lease_seconds=60, amount="10.50", currency="USD", adopt_refusal=True
+    )
+    assert (waited.outcome, waited.record.error_code) == (
+        ClaimOutcome.REFUSED,
+        "BALANCE_INSUFFICIENT",
+    )
+    assert (await claim(store, owner="C")).outcome is ClaimOutcome.SEND
