@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 
 from payermax_async import PayerMaxClient
-from payermax_async.stores.base import IdempotencyStore
 from payermax_async.stores.memory import MemoryStore
+from payermax_async.stores.protocol import IdempotencyStore
 from payermax_async.stores.sqlite import SQLiteStore
 
 from ._common import CONCURRENCY, Gateway, Sample, measure, payout, spread, unique

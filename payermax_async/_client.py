@@ -24,8 +24,8 @@ from .resources.inputs import TimeoutInput, as_client_timeout
 from .resources.lookup import query_payout
 from .resources.payouts import Payouts
 from .signing import RsaSigner, Signer
-from .stores.base import IdempotencyStore
 from .stores.memory import MemoryStore
+from .stores.protocol import IdempotencyStore
 
 __all__ = ["PayerMaxClient"]
 

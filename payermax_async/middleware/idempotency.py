@@ -40,7 +40,8 @@ from ..errors import (
     error_for_code,
 )
 from ..pipeline.chain import Call, Handler, Reply
-from ..stores.base import Claim, ClaimOutcome, IdempotencyStore, PayoutRecord, RecordState
+from ..stores.base import Claim, ClaimOutcome, PayoutRecord, RecordState
+from ..stores.protocol import IdempotencyStore
 from .backoff import Backoff
 from .flight import Flight, LeaderCancelled
 from .intent import PayoutIntent

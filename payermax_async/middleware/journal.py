@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ..stores.base import IdempotencyStore, PayoutRecord
+from ..stores.base import PayoutRecord
+from ..stores.protocol import IdempotencyStore
 from .shield import run_to_completion
 
 __all__ = ["DEFAULT_ABSENCE_WINDOW", "Journal"]

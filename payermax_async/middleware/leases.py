@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ..pipeline.chain import Call
-from ..stores.base import IdempotencyStore
+from ..stores.protocol import IdempotencyStore
 
 __all__ = ["LeaseKeeper", "lease_for"]
 

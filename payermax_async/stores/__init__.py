@@ -8,13 +8,13 @@ from .base import (
     Claim,
     ClaimOutcome,
     DeliveryOutcome,
-    IdempotencyStore,
     OpenRecords,
     PayoutRecord,
     RecordState,
 )
 from .memory import MemoryStore
 from .postgres import PostgresStore, Reserved
+from .protocol import IdempotencyStore
 from .redis import RedisStore
 from .sqlite import SQLiteStore
 
