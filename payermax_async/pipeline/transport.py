@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import platform
+import ssl
 from collections.abc import Mapping
 from datetime import timezone
 from email.utils import parsedate_to_datetime
@@ -33,7 +34,13 @@ from ..protocol.envelope import parse_response, utc_now
 from ..signing import RsaVerifier
 from .chain import Call, Reply
 
-__all__ = ["DEFAULT_TIMEOUT", "MAX_RESPONSE_BYTES", "USER_AGENT", "AiohttpTransport"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_RESPONSE_BYTES",
+    "USER_AGENT",
+    "AiohttpTransport",
+    "unverified_tls_reason",
+]
 
 #: Default limits: a payout answer normally takes well under a second.
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10, sock_read=25)
@@ -63,6 +70,26 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = (moment - utc_now()).total_seconds()
     # "nan", "inf" and "1e999" parse as floats but are no usable delay.
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def unverified_tls_reason(session: aiohttp.ClientSession) -> str | None:
+    """Why ``session`` would not verify a server's TLS certificate, or ``None`` if it would.
+
+    aiohttp keeps a connector's TLS setting (``TCPConnector(ssl=...)``) in ``connector._ssl``:
+    ``True`` (the default: verify), ``False``, a ``Fingerprint`` (pinning without chain or host
+    checks) or an ``SSLContext``. The floor and newest aiohttp versions are both tested in CI.
+    """
+    setting = getattr(session.connector, "_ssl", True)
+    if setting is False:
+        return "its connector was built with ssl=False"
+    if isinstance(setting, aiohttp.Fingerprint):
+        return "its connector pins a certificate fingerprint instead of verifying the chain"
+    if isinstance(setting, ssl.SSLContext):
+        if setting.verify_mode == ssl.CERT_NONE:
+            return "its SSLContext has verify_mode CERT_NONE"
+        if not setting.check_hostname:
+            return "its SSLContext has check_hostname off"
+    return None
 
 
 class AiohttpTransport:
