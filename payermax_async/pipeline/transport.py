@@ -30,6 +30,7 @@ from ..errors import (
     TransportError,
     error_for_code,
 )
+from ..protocol.content_coding import ACCEPT_ENCODING, ContentCodingError, decode_content
 from ..protocol.envelope import parse_response, utc_now
 from ..signing import RsaVerifier
 from .chain import Call, Reply
@@ -44,7 +45,8 @@ __all__ = [
 
 #: Default limits: a payout answer normally takes well under a second.
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10, sock_read=25)
-#: Responses larger than this are refused before parsing (a full batch page is ~200 KB).
+#: Responses larger than this, on the wire or once decoded, are refused before parsing (a full batch
+#: page is ~200 KB).
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 USER_AGENT = (
     f"payermax-async/{__version__} python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
@@ -123,7 +125,12 @@ class AiohttpTransport:
         self._limit = limit
         self._max_response_bytes = max_response_bytes
         self._closed = False
-        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        # Only the codings decode_content reads, whatever compression libraries are installed.
+        self._headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
 
     @property
     def closed(self) -> bool:
@@ -158,8 +165,15 @@ class AiohttpTransport:
         headers = {**self._headers, **call.headers}
         timeout = call.timeout or self._timeout
         try:
+            # auto_decompress=False: the body is decoded here with an explicit cap (decode_content),
+            # never inflated by the library on our behalf, whatever a borrowed session says.
             async with session.post(
-                url, data=call.body, headers=headers, timeout=timeout, allow_redirects=False
+                url,
+                data=call.body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                auto_decompress=False,
             ) as response:
                 raw = await self._read_body(response)
                 status = response.status
@@ -196,10 +210,21 @@ class AiohttpTransport:
                 f"HTTP {response.status} answer of {declared} bytes exceeds the {limit}-byte limit"
             )
             raise InvalidResponseError(msg, http_status=response.status)
-        if declared is not None and "Content-Encoding" not in response.headers:
-            # An uncompressed body is exactly Content-Length bytes (within the limit, checked
-            # above): one read instead of a chunk loop. A compressed one is counted as it inflates.
-            return await response.read()
+        encoding = response.headers.get("Content-Encoding")
+        if declared is not None:
+            # Exactly Content-Length bytes (within the limit, checked above): one read instead of
+            # a chunk loop.
+            raw = await response.read()
+        else:
+            raw = await self._read_chunks(response, limit)
+        try:
+            return decode_content(raw, encoding, limit=limit)
+        except ContentCodingError as exc:
+            msg = f"HTTP {response.status} answer refused: {exc}"
+            raise InvalidResponseError(msg, http_status=response.status) from None
+
+    @staticmethod
+    async def _read_chunks(response: aiohttp.ClientResponse, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(64 * 1024):
