@@ -20,16 +20,15 @@ Steps 1, 3 and 4 (and a top-level ``keyVersion`` other than the one used) raise
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .._redact import mask
 from ..errors import ConfigurationError, SignatureError, ValidationError, WebhookSignatureError
 from ..models.notifications import PayoutNotification
 from ..models.wire import structure
+from ..protocol.strict_json import read_json
 from ..signing import RsaVerifier, peek_key_version
 from ..signing.keys import KeyMaterial
 
@@ -45,39 +44,6 @@ NOTIFY_TYPE_PAYOUT = "PAYOUT"
 # A base64 RSA-4096 signature is 684 characters; anything far longer is not a signature and is refused
 # before it is decoded.
 _MAX_SIGN_CHARS = 2048
-
-
-def _refuse_constant(name: str) -> object:
-    msg = f"non-standard JSON constant {name}"
-    raise ValueError(msg)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Build a JSON object, refusing duplicate member names: two parsers could read them differently."""
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        msg = "duplicate member name in a JSON object"
-        raise ValueError(msg)
-    return result
-
-
-# Built once: json.loads(body, **hooks) would build a decoder and its scanner on every call.
-_DECODER = json.JSONDecoder(
-    parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
-)
-
-
-def _parse_json(body: bytes) -> object:
-    try:
-        # Exactly what json.loads does with bytes: detect UTF-8/16/32, then decode.
-        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
-    except RecursionError:
-        msg = "notification body is nested too deeply"
-        raise ValidationError(msg) from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, our hooks, huge integers
-        reason = "duplicate member name" if "duplicate" in str(exc) else "not well-formed JSON"
-        msg = f"notification body is {reason}"
-        raise ValidationError(msg) from None
 
 
 class WebhookVerifier:
@@ -186,7 +152,7 @@ class WebhookVerifier:
             self._rsa.verify(raw, signature, key_version=version)
         except SignatureError as exc:
             raise WebhookSignatureError(str(exc)) from None
-        document = _parse_json(raw)
+        document = read_json(raw, what="notification body")
         if not isinstance(document, dict):
             msg = "notification body must be a JSON object"
             raise ValidationError(msg)
