@@ -81,15 +81,6 @@ KNOWN_STATES = frozenset({RecordState.ACCEPTED, RecordState.FINAL})
 MAYBE_SENT_STATES = frozenset({RecordState.SENT, RecordState.IN_DOUBT})
 
 
-def _decimal_text(value: object) -> str:
-    # Answers are read with numbers as Decimal (protocol/strict_json.py); a recorded answer keeps a
-    # numeric field as its exact decimal text.
-    if isinstance(value, Decimal):
-        return str(value)
-    msg = f"{type(value).__name__} is not JSON serialisable"
-    raise TypeError(msg)
-
-
 @attrs.frozen
 class PayoutRecord:
     """One journal entry. Holds no payee data: only numbers, amounts, states and error codes.
@@ -174,7 +165,8 @@ class PayoutRecord:
             value = doc[name]
             doc[name] = value.value if value is not None else None
         doc["result"] = dict(self.result) if self.result is not None else None
-        return json.dumps(doc, separators=(",", ":"), sort_keys=True, default=_decimal_text)
+        # Answers hold JSON numbers as Decimal (protocol/strict_json.py): kept as their exact text.
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True, default=str)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PayoutRecord:
