@@ -13,7 +13,7 @@ from typing import Literal
 
 from ..errors import PayerMaxError
 
-__all__ = ["ACCEPT_ENCODING", "ContentCodingError", "decode_content"]
+__all__ = ["ACCEPT_ENCODING", "ContentCodingError", "decode_content", "is_supported"]
 
 #: What the transport advertises: the codings :func:`decode_content` reads.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -31,6 +31,20 @@ class ContentCodingError(PayerMaxError):
     def __init__(self, message: str, *, reason: Reason) -> None:
         super().__init__(message)
         self.reason: Reason = reason
+
+
+def _codings(content_encoding: str | None) -> list[str]:
+    return [
+        part.strip().lower()
+        for part in (content_encoding or "").split(",")
+        if part.strip() and part.strip().lower() != "identity"
+    ]
+
+
+def is_supported(content_encoding: str | None) -> bool:
+    """Whether :func:`decode_content` reads this ``Content-Encoding`` (none, or one gzip/deflate)."""
+    codings = _codings(content_encoding)
+    return not codings or (len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"))
 
 
 def _wbits(coding: str, data: bytes) -> int:
@@ -55,17 +69,13 @@ def decode_content(data: bytes, content_encoding: str | None, *, limit: int) -> 
             body would exceed ``limit`` (``too_large``), or the stream is truncated, has trailing
             data or is not valid (``corrupt``).
     """
-    codings = [
-        part.strip().lower()
-        for part in (content_encoding or "").split(",")
-        if part.strip() and part.strip().lower() != "identity"
-    ]
+    codings = _codings(content_encoding)
     if not codings:
         if len(data) > limit:
             msg = f"body of {len(data)} bytes exceeds the {limit}-byte limit"
             raise ContentCodingError(msg, reason="too_large")
         return data
-    if len(codings) > 1 or codings[0] not in ("gzip", "x-gzip", "deflate"):
+    if not is_supported(content_encoding):
         shown = ", ".join(coding[:16] for coding in codings[:3])
         msg = f"unsupported content encoding {shown!r} (gzip or deflate expected)"
         raise ContentCodingError(msg, reason="unsupported")

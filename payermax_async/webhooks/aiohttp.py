@@ -6,8 +6,8 @@
 
 The handler reads the raw body itself, in chunks, within a time limit, and stops at the verifier's
 size cap; do not read it (``await request.json()``) in a middleware before it runs. aiohttp's server
-undoes a gzip or deflate ``Content-Encoding`` as the body streams in (its default); the cap counts
-those decoded bytes, so a compressed bomb is cut off one chunk past the cap.
+undoes a gzip or deflate ``Content-Encoding`` as the body streams in (its default, which the handler
+relies on); the cap counts those decoded bytes, so a compressed bomb is cut off one chunk past the cap.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from ..protocol.content_coding import is_supported
 from ._delivery import (
     DEFAULT_READ_TIMEOUT,
     MALFORMED,
     NOT_ALLOWED,
     TIMED_OUT,
     TOO_LARGE,
+    UNSUPPORTED,
     NotificationCallback,
     NotificationReceiver,
     Reply,
@@ -71,7 +73,8 @@ def aiohttp_handler(
     The handler answers 200 with :data:`~payermax_async.webhooks.ACK` only after ``on_notification``
     returned; 401 for a bad signature, 400 for a malformed, foreign, mismatching, stale or
     unsuccessful notification, 408 when the body has not fully arrived within ``read_timeout``, 413
-    for a body over the size cap, 405 for a method other than POST, and 500 (never a traceback) when
+    for a body over the size cap, 415 for a ``Content-Encoding`` other than gzip or deflate, 405 for a
+    method other than POST, and 500 (never a traceback) when
     ``on_notification`` raised, so PayerMax delivers it again later. After a 408 or 413 the
     connection is closed at once: the rest of the body is never read.
 
@@ -96,6 +99,9 @@ def aiohttp_handler(
         limit = receiver.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             return await _answer_and_hang_up(request, TOO_LARGE)
+        if not is_supported(", ".join(request.headers.getall("Content-Encoding", []))):
+            # aiohttp passes codings it does not know (or stacked ones) through undecoded.
+            return await _answer_and_hang_up(request, UNSUPPORTED)
         body = await _receive(request, receiver)
         if isinstance(body, Reply):
             return await _answer_and_hang_up(request, body)

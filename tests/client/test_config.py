@@ -300,3 +300,14 @@ def test_config_refuses_userinfo_in_base_url(
             platform_public_key=platform_keys.public_key,
             base_url="https://pay-gate.payermax.com@evil.example/aggregate-pay/api/gateway",
         )
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1.nip.io", "localhost.evil.com", "0x7f.1", "127.1", "2130706433", "localhost."],
+)
+def test_plain_http_to_a_host_that_only_looks_local_is_refused(host: str) -> None:
+    """Names and spellings that resolve to loopback only through DNS or lenient parsers are not
+    loopback hosts: plain http to them is refused."""
+    with pytest.raises(ConfigurationError, match="plain http"):
+        check_base_url(f"http://{host}/gw")
