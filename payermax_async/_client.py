@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Sequence
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from ._config import PayerMaxConfig, check_base_url
+from ._config import PayerMaxConfig, check_base_url, is_loopback_host
 from .errors import ClientClosedError, ConfigurationError, ValidationError
 from .middleware.hooks import Hooks, HooksMiddleware
 from .middleware.idempotency import DEFAULT_ABSENCE_WINDOW, IdempotencyMiddleware
@@ -17,7 +18,7 @@ from .middleware.policy import RetryPolicy
 from .middleware.retry import RetryMiddleware
 from .middleware.signing import SigningMiddleware
 from .pipeline.chain import Call, Middleware, Reply, Scope, build_chain, scope_of
-from .pipeline.transport import DEFAULT_TIMEOUT, AiohttpTransport
+from .pipeline.transport import DEFAULT_TIMEOUT, AiohttpTransport, unverified_tls_reason
 from .protocol.apis import API_PAY
 from .protocol.envelope import EnvelopeWriter
 from .resources.inputs import TimeoutInput, as_client_timeout
@@ -47,7 +48,10 @@ class PayerMaxClient:
             journal between processes and hosts. The client never closes a store you pass.
         retry: the retry policy; defaults to ``RetryPolicy()``.
         timeout: the default timeout, in seconds (total) or as an ``aiohttp.ClientTimeout``.
-        session: an ``aiohttp.ClientSession`` to borrow (the client never closes it).
+        session: an ``aiohttp.ClientSession`` to borrow (the client never closes it). Its connector
+            must verify TLS certificates (aiohttp's default, or your own ``ssl.SSLContext`` with
+            ``verify_mode`` ``CERT_REQUIRED`` and ``check_hostname`` on) unless the gateway is a
+            loopback host.
         middlewares: extra middlewares, run between the reliability layer and signing (logging,
             metrics, hooks): ``async def mw(call, next) -> Reply``, once per attempt. One whose
             ``scope`` is :attr:`~payermax_async.pipeline.Scope.OPERATION` runs once per operation
@@ -61,7 +65,8 @@ class PayerMaxClient:
             the store's clock.
 
     Raises:
-        ConfigurationError: a setting is not usable (e.g. plain http to a non-loopback host).
+        ConfigurationError: a setting is not usable (e.g. plain http to a non-loopback host, or a
+            borrowed ``session`` that would not verify the gateway's TLS certificate).
     """
 
     def __init__(
@@ -83,8 +88,10 @@ class PayerMaxClient:
         self.store: IdempotencyStore = store if store is not None else MemoryStore()
         self.retry: RetryPolicy = retry if retry is not None else RetryPolicy()
         client_timeout = as_client_timeout(timeout) or DEFAULT_TIMEOUT
+        gateway_url = check_base_url(config.gateway_url)
+        _check_session(session, gateway_url)
         self._transport = AiohttpTransport(
-            check_base_url(config.gateway_url),
+            gateway_url,
             config.verifier,
             session=session,
             timeout=client_timeout,
@@ -204,6 +211,31 @@ def _check_arguments(config: object, store: object, retry: object, absence_windo
         or not 0 <= absence_window < math.inf
     ):
         msg = "absence_window must be a non-negative number of seconds"
+        raise ConfigurationError(msg)
+
+
+def _check_session(session: object, gateway_url: str) -> None:
+    """Refuse a borrowed session that would talk to a remote https gateway without verifying TLS.
+
+    TLS verification is always on: a session whose connector turns it off (``ssl=False``, a
+    ``CERT_NONE`` context, no host name check, a bare fingerprint) would let anything on the path
+    answer for PayerMax. Loopback hosts are exempt, as for plain http (a local test server).
+    """
+    if session is None:
+        return
+    if not isinstance(session, aiohttp.ClientSession):
+        msg = f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
+        raise ConfigurationError(msg)
+    parts = urlsplit(gateway_url)
+    if parts.scheme != "https" or is_loopback_host(parts.hostname or ""):
+        return
+    reason = unverified_tls_reason(session)
+    if reason is not None:
+        msg = (
+            f"session= would not verify the gateway's TLS certificate: {reason}. Pass a session "
+            "whose connector verifies (aiohttp's default; a custom ssl.SSLContext with "
+            "verify_mode CERT_REQUIRED and check_hostname on keeps your own CA bundle)"
+        )
         raise ConfigurationError(msg)
 
 

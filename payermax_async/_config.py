@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import rsa
+from yarl import URL
 
 from ._files import allow_open_key_files, read_key_file
 from .errors import ConfigurationError
@@ -53,16 +54,23 @@ def check_base_url(url: str) -> str:
     """Return ``url`` without a trailing slash if it is an allowed gateway prefix.
 
     ``https://`` is always allowed; plain ``http://`` only for loopback hosts (127.0.0.0/8, ::1,
-    localhost), so that a typo can never send signed payouts in clear text over a network.
+    localhost), so that a typo can never send signed payouts in clear text over a network. The URL
+    must name its host plainly: userinfo (``https://pay-gate.payermax.com@evil.example/``, which
+    connects to ``evil.example``), a query, a fragment, a backslash, whitespace or control
+    characters are refused, as is any URL that Python's and aiohttp's URL parsers read as different
+    hosts. Messages never repeat the URL (userinfo may hold a password).
 
     Raises:
-        ConfigurationError: the URL is malformed, not http(s), or http to a non-loopback host.
+        ConfigurationError: the URL is malformed, not http(s), ambiguous, or http to a non-loopback
+            host.
     """
     if not isinstance(url, str) or not url.strip():
         msg = "base_url must be a non-empty string"
         raise ConfigurationError(msg)
+    url = url.strip()
+    _check_base_url_characters(url)
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         host = parts.hostname or ""
         _ = parts.port  # a port that is not a number raises here
     except ValueError:
@@ -71,16 +79,57 @@ def check_base_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not host:
         msg = f"base_url must be an absolute http(s) URL, got scheme {parts.scheme or '<none>'!r}"
         raise ConfigurationError(msg)
+    if "@" in parts.netloc:
+        msg = (
+            "base_url must not carry userinfo ('user:password@' before the host): the part "
+            "after '@' is the host that would be contacted"
+        )
+        raise ConfigurationError(msg)
+    if "%" in parts.netloc:
+        msg = "base_url must not percent-encode its host or port"
+        raise ConfigurationError(msg)
     if parts.scheme == "http" and not is_loopback_host(host):
         msg = (
             f"base_url uses plain http to {host!r}; only https is allowed except for loopback "
             "hosts (127.0.0.1, ::1, localhost)"
         )
         raise ConfigurationError(msg)
-    if parts.query or parts.fragment:
-        msg = "base_url must not carry a query or fragment"
+    _check_same_host_for_aiohttp(url, host)
+    return url.rstrip("/")
+
+
+def _check_base_url_characters(url: str) -> None:
+    # "?" or "#" alone (an empty query or fragment) is refused too: urlsplit reports it as empty.
+    if "?" in url:
+        msg = "base_url must not carry a query ('?...')"
         raise ConfigurationError(msg)
-    return url.strip().rstrip("/")
+    if "#" in url:
+        msg = "base_url must not carry a fragment ('#...')"
+        raise ConfigurationError(msg)
+    # Parsers disagree about backslashes and stray whitespace (WHATWG turns "\\" into "/",
+    # urllib does not), which is how a URL can name one host to a check and another to the socket.
+    if "\\" in url:
+        msg = "base_url must not contain a backslash"
+        raise ConfigurationError(msg)
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        msg = "base_url must not contain whitespace or control characters"
+        raise ConfigurationError(msg)
+    if not url.isascii():
+        # Internationalised names map to different hosts under IDNA 2003 and 2008.
+        msg = "base_url must be ASCII (write an internationalised host name in its xn-- form)"
+        raise ConfigurationError(msg)
+
+
+def _check_same_host_for_aiohttp(url: str, host: str) -> None:
+    """Refuse a URL that aiohttp (yarl) would send to another host than the one checked here."""
+    try:
+        seen = URL(url).host or ""
+    except (ValueError, TypeError):
+        msg = "base_url is not a valid URL"
+        raise ConfigurationError(msg) from None
+    if seen.strip("[]").lower().rstrip(".") != host.strip("[]").lower().rstrip("."):
+        msg = "base_url is ambiguous: URL parsers disagree about its host"
+        raise ConfigurationError(msg)
 
 
 def _environment(value: Environment | str) -> Environment:

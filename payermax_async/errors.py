@@ -5,6 +5,7 @@ The tree, so that ``except`` clauses can be as broad or as narrow as the caller 
     PayerMaxError                      anything this SDK raises
     ├── ConfigurationError             bad key, bad base URL, missing setting (raised eagerly)
     ├── ValidationError (ValueError)   bad request data or notification payload; raised before any I/O
+    │   └── SuspiciousNotificationError a signed notification refused: stale (replay) or not a success
     ├── ClientClosedError              the client was used after aclose()
     ├── SignatureError                 a signature did not verify (RsaVerifier)
     │   ├── ResponseSignatureError     a gateway response was unsigned or badly signed
@@ -57,6 +58,7 @@ __all__ = [
     "ResponseSignatureError",
     "SignatureError",
     "StoreError",
+    "SuspiciousNotificationError",
     "TransportError",
     "ValidationError",
     "WaitTimeoutError",
@@ -83,6 +85,16 @@ class ValidationError(PayerMaxError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class SuspiciousNotificationError(ValidationError):
+    """A correctly signed notification that must not be acted on.
+
+    Its ``code`` is not ``APPLY_SUCCESS``, or (with ``WebhookVerifier(max_age=...)``) its
+    ``notifyTime`` is older than the window, in the future, or missing: a replay of an old genuine
+    notification looks exactly like this. ``field`` names the reason (``code``, ``notifyTime``). The
+    webhook adapters answer 400 and log it as a security event.
+    """
 
 
 class ClientClosedError(PayerMaxError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import platform
+import ssl
 from collections.abc import Mapping
 from datetime import timezone
 from email.utils import parsedate_to_datetime
@@ -30,17 +31,25 @@ from ..errors import (
     TransportError,
     error_for_code,
 )
+from ..protocol.content_coding import ACCEPT_ENCODING, ContentCodingError, decode_content
 from ..protocol.envelope import parse_response, utc_now
 from ..signing import RsaVerifier
 from .chain import Call, Reply
 
-__all__ = ["DEFAULT_TIMEOUT", "MAX_RESPONSE_BYTES", "USER_AGENT", "AiohttpTransport"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_RESPONSE_BYTES",
+    "USER_AGENT",
+    "AiohttpTransport",
+    "unverified_tls_reason",
+]
 
 #: Default limits: a payout answer normally takes well under a second. One total timer per request
 #: (a ``sock_read`` limit would re-arm a timer on every chunk read); ``connect`` bounds getting a
 #: connection, which aiohttp arms only when the pool has none ready.
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
-#: Responses larger than this are refused before parsing (a full batch page is ~200 KB).
+#: Responses larger than this, on the wire or once decoded, are refused before parsing (a full batch
+#: page is ~200 KB).
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 USER_AGENT = (
     f"payermax-async/{__version__} python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
@@ -66,6 +75,26 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = (moment - utc_now()).total_seconds()
     # "nan", "inf" and "1e999" parse as floats but are no usable delay.
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def unverified_tls_reason(session: aiohttp.ClientSession) -> str | None:
+    """Why ``session`` would not verify a server's TLS certificate, or ``None`` if it would.
+
+    aiohttp keeps a connector's TLS setting (``TCPConnector(ssl=...)``) in ``connector._ssl``:
+    ``True`` (the default: verify), ``False``, a ``Fingerprint`` (pinning without chain or host
+    checks) or an ``SSLContext``. The floor and newest aiohttp versions are both tested in CI.
+    """
+    setting = getattr(session.connector, "_ssl", True)
+    if setting is False:
+        return "its connector was built with ssl=False"
+    if isinstance(setting, aiohttp.Fingerprint):
+        return "its connector pins a certificate fingerprint instead of verifying the chain"
+    if isinstance(setting, ssl.SSLContext):
+        if setting.verify_mode == ssl.CERT_NONE:
+            return "its SSLContext has verify_mode CERT_NONE"
+        if not setting.check_hostname:
+            return "its SSLContext has check_hostname off"
+    return None
 
 
 class AiohttpTransport:
@@ -99,7 +128,12 @@ class AiohttpTransport:
         self._limit = limit
         self._max_response_bytes = max_response_bytes
         self._closed = False
-        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        # Only the codings decode_content reads, whatever compression libraries are installed.
+        self._headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         self._urls: dict[str, yarl.URL] = {}
 
     @property
@@ -138,8 +172,15 @@ class AiohttpTransport:
         headers = {**self._headers, **call.headers}
         timeout = call.timeout or self._timeout
         try:
+            # auto_decompress=False: the body is decoded here with an explicit cap (decode_content),
+            # never inflated by the library on our behalf, whatever a borrowed session says.
             async with session.post(
-                url, data=call.body, headers=headers, timeout=timeout, allow_redirects=False
+                url,
+                data=call.body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                auto_decompress=False,
             ) as response:
                 raw = await self._read_body(response)
                 status = response.status
@@ -176,10 +217,21 @@ class AiohttpTransport:
                 f"HTTP {response.status} answer of {declared} bytes exceeds the {limit}-byte limit"
             )
             raise InvalidResponseError(msg, http_status=response.status)
-        if declared is not None and "Content-Encoding" not in response.headers:
-            # An uncompressed body is exactly Content-Length bytes (within the limit, checked
-            # above): one read instead of a chunk loop. A compressed one is counted as it inflates.
-            return await response.read()
+        encoding = response.headers.get("Content-Encoding")
+        if declared is not None:
+            # Exactly Content-Length bytes (within the limit, checked above): one read instead of
+            # a chunk loop.
+            raw = await response.read()
+        else:
+            raw = await self._read_chunks(response, limit)
+        try:
+            return decode_content(raw, encoding, limit=limit)
+        except ContentCodingError as exc:
+            msg = f"HTTP {response.status} answer refused: {exc}"
+            raise InvalidResponseError(msg, http_status=response.status) from None
+
+    @staticmethod
+    async def _read_chunks(response: aiohttp.ClientResponse, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(64 * 1024):

@@ -14,6 +14,7 @@ from decimal import Decimal
 import attrs
 
 from ..errors import InvalidResponseError, ValidationError
+from .strict_json import read_json
 
 __all__ = [
     "EnvelopeWriter",
@@ -116,18 +117,22 @@ class ResponseEnvelope:
 def parse_response(raw: bytes, *, http_status: int, content_type: str = "") -> ResponseEnvelope:
     """Parse a gateway response body into its envelope.
 
+    The body is read by :func:`~payermax_async.protocol.strict_json.read_json`, the reader the
+    webhook verifier uses: duplicate member names are refused and numbers with a fraction become
+    ``Decimal`` (a numeric amount keeps every digit).
+
     Raises:
         InvalidResponseError: the body is not a JSON object with a string ``code`` (an HTML page from
-            a proxy, a truncated body, ...). The message describes the body, never quotes it.
+            a proxy, a truncated body, a repeated member name, ...). The message describes the body,
+            never quotes it.
     """
+    kind = content_type or "unknown content type"
     try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError):
-        # ValueError covers JSONDecodeError and UnicodeDecodeError; RecursionError is what a deeply
-        # nested body (a few hundred KB of "[[[[...") raises, and must not escape as a crash.
-        document = None
+        document = read_json(raw, what="body")
+    except ValidationError as exc:
+        msg = f"HTTP {http_status} answer ({kind}, {len(raw)} bytes) is not a PayerMax JSON envelope: {exc}"
+        raise InvalidResponseError(msg, http_status=http_status) from None
     if not isinstance(document, dict) or not isinstance(document.get("code"), str):
-        kind = content_type or "unknown content type"
         msg = (
             f"HTTP {http_status} answer ({kind}, {len(raw)} bytes) is not a PayerMax JSON envelope"
         )

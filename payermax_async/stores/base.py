@@ -162,7 +162,8 @@ class PayoutRecord:
             value = doc[name]
             doc[name] = value.value if value is not None else None
         doc["result"] = dict(self.result) if self.result is not None else None
-        return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+        # Answers hold JSON numbers as Decimal (protocol/strict_json.py): kept as their exact text.
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True, default=str)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PayoutRecord:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 import traceback
@@ -20,19 +21,29 @@ from decimal import Decimal
 import attrs
 
 from .._redact import mask
-from ..errors import ConfigurationError, ValidationError, WebhookSignatureError
+from ..errors import (
+    ConfigurationError,
+    SuspiciousNotificationError,
+    ValidationError,
+    WebhookSignatureError,
+)
 from ..models.notifications import PayoutNotification
 from ..models.payouts import PayoutOrder, is_forward
+from ..protocol.content_coding import ContentCodingError, decode_content
 from ..stores.base import DeliveryOutcome
 from .dedupe import MemoryNotificationLedger, NotificationLedger
 from .verifier import WebhookVerifier
 
-__all__ = ["ACK", "NotificationCallback", "NotificationReceiver", "Reply"]
+__all__ = ["ACK", "DEFAULT_READ_TIMEOUT", "NotificationCallback", "NotificationReceiver", "Reply"]
 
 logger = logging.getLogger("payermax_async.webhooks")
 
 #: The exact body PayerMax expects back; anything else counts as "not delivered" and is retried.
 ACK = b'{"code":"SUCCESS","msg":"Success"}'
+
+#: Seconds a sender has to deliver the whole body before the adapters answer 408 and hang up. Real
+#: notifications are 1-3 KiB and arrive in milliseconds; a client trickling bytes is cut off.
+DEFAULT_READ_TIMEOUT = 10.0
 
 #: What the app passes to receive notifications: an async function, called once per forward status.
 NotificationCallback = Callable[[PayoutNotification], Awaitable[object]]
@@ -54,7 +65,10 @@ ACKNOWLEDGED = Reply(200, ACK)
 UNAUTHORIZED = _reply(401, "SIGN_INVALID", "signature verification failed")
 MALFORMED = _reply(400, "NOTIFICATION_INVALID", "malformed or foreign notification")
 MISMATCH = _reply(400, "TRADE_MISMATCH", "amount or currency differs from the payout sent")
+REFUSED = _reply(400, "NOTIFICATION_REFUSED", "stale or unsuccessful notification")
 TOO_LARGE = _reply(413, "BODY_TOO_LARGE", "notification body is too large")
+TIMED_OUT = _reply(408, "REQUEST_TIMEOUT", "notification body not received in time")
+UNSUPPORTED = _reply(415, "UNSUPPORTED_ENCODING", "content encoding not supported")
 NOT_ALLOWED = _reply(405, "METHOD_NOT_ALLOWED", "only POST is accepted")
 NOT_PROCESSED = _reply(500, "NOT_PROCESSED", "notification not processed; please retry")
 #: How long a receiver holds a payout's delivery slot in a shared journal if it dies delivering.
@@ -120,19 +134,29 @@ class NotificationReceiver:
         verifier: checks signatures and parses notifications.
         on_notification: the app's async callback.
         dedupe: the ledger of delivered results; ``None`` means a fresh in-memory one.
+        read_timeout: seconds the adapters allow for receiving the whole body (answer 408 after).
 
     Raises:
         ConfigurationError: an argument has the wrong type.
     """
 
-    __slots__ = ("_callback", "_ledger", "_locks", "_owner", "_verifier")
+    __slots__ = ("_callback", "_ledger", "_locks", "_owner", "_read_timeout", "_verifier")
 
     def __init__(
         self,
         verifier: WebhookVerifier,
         on_notification: NotificationCallback,
         dedupe: NotificationLedger | None = None,
+        *,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
     ) -> None:
+        if (
+            isinstance(read_timeout, bool)
+            or not isinstance(read_timeout, int | float)
+            or not 0 < read_timeout < math.inf
+        ):
+            msg = "read_timeout must be a positive, finite number of seconds"
+            raise ConfigurationError(msg)
         if not isinstance(verifier, WebhookVerifier):
             msg = f"verifier must be a WebhookVerifier, not {type(verifier).__name__}"
             raise ConfigurationError(msg)
@@ -151,6 +175,7 @@ class NotificationReceiver:
             dedupe if dedupe is not None else MemoryNotificationLedger()
         )
         self._locks = _KeyedLocks()
+        self._read_timeout = float(read_timeout)
         # Who holds a delivery slot in a shared journal: this receiver, in this process.
         self._owner = f"webhook:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
@@ -158,6 +183,25 @@ class NotificationReceiver:
     def max_body_bytes(self) -> int:
         """The body size above which the adapters answer 413 without reading further."""
         return self._verifier.max_body_bytes
+
+    @property
+    def read_timeout(self) -> float:
+        """Seconds allowed for receiving the whole body; the adapters answer 408 after it."""
+        return self._read_timeout
+
+    def decode(self, body: bytes, content_encoding: str | None) -> bytes | Reply:
+        """The body with its ``Content-Encoding`` undone, capped at ``max_body_bytes`` decoded bytes.
+
+        Returns the reply to send instead when it cannot be: 413 past the cap (the bomb is never
+        inflated further), 415 for a coding other than gzip/deflate, 400 for a corrupt stream.
+        """
+        try:
+            return decode_content(body, content_encoding, limit=self.max_body_bytes)
+        except ContentCodingError as exc:
+            logger.warning("notification refused: %s", exc)
+            if exc.reason == "too_large":
+                return TOO_LARGE
+            return UNSUPPORTED if exc.reason == "unsupported" else MALFORMED
 
     async def handle(self, body: bytes, sign_values: Sequence[str]) -> Reply:
         """Verify, check, deduplicate and deliver one notification; never raises."""
@@ -172,6 +216,10 @@ class NotificationReceiver:
         except WebhookSignatureError as exc:
             logger.warning("notification refused (401): %s", exc)
             return UNAUTHORIZED
+        except SuspiciousNotificationError as exc:
+            # Correctly signed yet not to be acted on: a replayed old notification looks like this.
+            logger.warning("security: signed notification refused (400): %s", exc)
+            return REFUSED
         except ValidationError as exc:
             logger.warning("notification refused (400): %s", exc)
             return MALFORMED

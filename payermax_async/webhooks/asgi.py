@@ -5,18 +5,23 @@
     app.mount("/payermax/notify", webhooks.asgi_app(verifier, on_payout_result))   # FastAPI/Starlette
     uvicorn.run(webhooks.asgi_app(verifier, on_payout_result))                      # on its own
 
-A pure ASGI callable with no framework dependency: it reads the body from ``receive`` in chunks, stops at
-the size cap, and answers with the same codes as the aiohttp handler.
+A pure ASGI callable with no framework dependency: it reads the body from ``receive`` in chunks, within
+a time limit, stops at the size cap, undoes a gzip or deflate ``Content-Encoding`` itself (ASGI servers
+pass bodies as sent) with the same cap on the decoded size, and answers with the same codes as the
+aiohttp handler.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 
 from ._delivery import (
+    DEFAULT_READ_TIMEOUT,
     NOT_ALLOWED,
     NOT_PROCESSED,
+    TIMED_OUT,
     TOO_LARGE,
     NotificationCallback,
     NotificationReceiver,
@@ -84,17 +89,30 @@ class NotificationASGIApp:
         limit = self._receiver.max_body_bytes
         declared = _content_length(headers)
         if declared is not None and declared > limit:
-            await _send_reply(send, TOO_LARGE)
+            await _send_reply(send, TOO_LARGE, close=True)
             return
         try:
-            body = await _read_capped(receive, limit)
+            body = await asyncio.wait_for(_read_capped(receive, limit), self._receiver.read_timeout)
+        except asyncio.TimeoutError:
+            logger.warning(
+                "notification body not received within %.3g s; answered 408 and disconnected",
+                self._receiver.read_timeout,
+            )
+            await _send_reply(send, TIMED_OUT, close=True)
+            return
         except _Disconnected:
-            return  # the sender went away; nobody is left to answer
+            # The sender went away mid-body: nobody is left to answer. One line, no traceback.
+            logger.info("notification upload aborted by the sender before the body was complete")
+            return
         if body is None:
-            await _send_reply(send, TOO_LARGE)
+            await _send_reply(send, TOO_LARGE, close=True)
+            return
+        decoded = self._receiver.decode(body, _header(headers, b"content-encoding"))
+        if isinstance(decoded, Reply):
+            await _send_reply(send, decoded, close=True)
             return
         signs = [value.decode("latin-1") for name, value in headers if name == b"sign"]
-        await _send_reply(send, await self._receiver.handle(body, signs))
+        await _send_reply(send, await self._receiver.handle(decoded, signs))
 
     @staticmethod
     async def _lifespan(receive: Receive, send: Send) -> None:
@@ -125,6 +143,11 @@ def _headers(scope: Scope) -> list[tuple[bytes, bytes]]:
                 if isinstance(name, bytes) and isinstance(value, bytes):
                     result.append((name.lower(), value))
     return result
+
+
+def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> str | None:
+    values = [value.decode("latin-1") for name, value in headers if name == wanted]
+    return ", ".join(values) if values else None
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
@@ -163,13 +186,18 @@ async def _read_capped(receive: Receive, limit: int) -> bytes | None:
     return None
 
 
-async def _send_reply(send: Send, reply: Reply, *, allow: bool = False) -> None:
+async def _send_reply(
+    send: Send, reply: Reply, *, allow: bool = False, close: bool = False
+) -> None:
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(reply.body)).encode("ascii")),
     ]
     if allow:
         headers.append((b"allow", b"POST"))
+    if close:
+        # The body was not read to its end: the server must not reuse the connection.
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body, "more_body": False})
 
@@ -179,21 +207,28 @@ def asgi_app(
     on_notification: NotificationCallback,
     *,
     dedupe: NotificationLedger | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> NotificationASGIApp:
     """Build a pure ASGI 3 application that receives PayerMax payout notifications.
 
     It answers exactly like :func:`~payermax_async.webhooks.aiohttp_handler`: 200 with
     :data:`~payermax_async.webhooks.ACK` only after ``on_notification`` returned; 401 bad signature;
-    400 malformed, foreign or mismatching; 413 over the size cap (without reading further); 405 not
-    POST; 500 if ``on_notification`` raised. It also answers ASGI ``lifespan`` events, so it runs under
-    bare uvicorn, and mounts under FastAPI/Starlette with ``app.mount(path, ...)``.
+    400 malformed, foreign, mismatching, stale or unsuccessful; 408 body not complete within
+    ``read_timeout``; 413 over the size cap, compressed or decoded (without reading or inflating
+    further); 415 a ``Content-Encoding`` other than gzip or deflate; 405 not POST; 500 if
+    ``on_notification`` raised. A 408, 413 or 415 asks the server to close the connection. It also
+    answers ASGI ``lifespan`` events, so it runs under bare uvicorn, and mounts under
+    FastAPI/Starlette with ``app.mount(path, ...)``.
 
     Args:
         verifier: checks the signature and parses the notification.
         on_notification: ``async def on_notification(n: PayoutNotification) -> None``.
         dedupe: where delivered results are recorded; ``None`` means a fresh in-memory ledger.
+        read_timeout: seconds a sender has to deliver the whole body (default 10).
 
     Raises:
         ConfigurationError: an argument has the wrong type.
     """
-    return NotificationASGIApp(NotificationReceiver(verifier, on_notification, dedupe))
+    return NotificationASGIApp(
+        NotificationReceiver(verifier, on_notification, dedupe, read_timeout=read_timeout)
+    )

@@ -9,75 +9,63 @@ operation before it has to be:
 3. the ``sign`` header is present and base64;
 4. the signature verifies over the raw bytes, with the key named by the body's ``keyVersion``;
 5. the body is a well-formed JSON object whose top-level ``keyVersion`` is the one whose key was used;
-6. ``notifyType`` is ``PAYOUT``;
+6. ``notifyType`` is ``PAYOUT`` and ``code`` is ``APPLY_SUCCESS``;
 7. ``merchantNo`` / ``appId`` are ours (when configured);
-8. the payload has the shape of a :class:`~payermax_async.models.PayoutNotification`.
+8. ``notifyTime`` is within ``max_age`` (when configured: the opt-in defence against replays);
+9. the payload has the shape of a :class:`~payermax_async.models.PayoutNotification`.
 
 Steps 1, 3 and 4 (and a top-level ``keyVersion`` other than the one used) raise
-:class:`~payermax_async.errors.WebhookSignatureError`; 2 and 5-8 raise
-:class:`~payermax_async.errors.ValidationError`. Messages never quote the body or the signature.
+:class:`~payermax_async.errors.WebhookSignatureError`; 2 and 5-9 raise
+:class:`~payermax_async.errors.ValidationError`, the code and freshness checks its subclass
+:class:`~payermax_async.errors.SuspiciousNotificationError`. The body is read by the same strict
+reader as gateway answers (:mod:`payermax_async.protocol.strict_json`). Messages never quote the body
+or the signature.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .._redact import mask
-from ..errors import ConfigurationError, SignatureError, ValidationError, WebhookSignatureError
+from ..errors import (
+    ConfigurationError,
+    SignatureError,
+    SuspiciousNotificationError,
+    ValidationError,
+    WebhookSignatureError,
+)
 from ..models.notifications import PayoutNotification
+from ..models.values import parse_time
 from ..models.wire import structure
+from ..protocol.strict_json import read_json
 from ..signing import RsaVerifier, peek_key_version
 from ..signing.keys import KeyMaterial
 
 if TYPE_CHECKING:
     from .._config import PayerMaxConfig
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "NOTIFY_TYPE_PAYOUT", "WebhookVerifier", "verify_file"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "NOTIFY_CODE_SUCCESS",
+    "NOTIFY_TYPE_PAYOUT",
+    "WebhookVerifier",
+    "verify_file",
+]
 
 #: The default cap on a notification body. Real notifications are 1-3 KiB.
 DEFAULT_MAX_BODY_BYTES = 65536
 #: The only ``notifyType`` this verifier accepts.
 NOTIFY_TYPE_PAYOUT = "PAYOUT"
+#: The only ``code`` a payout notification carries (docs/protocol.md §7).
+NOTIFY_CODE_SUCCESS = "APPLY_SUCCESS"
+#: How far in the future a ``notifyTime`` may lie when ``max_age`` is set: clocks differ a little.
+_FUTURE_SKEW = timedelta(minutes=5)
 # A base64 RSA-4096 signature is 684 characters; anything far longer is not a signature and is refused
 # before it is decoded.
 _MAX_SIGN_CHARS = 2048
-
-
-def _refuse_constant(name: str) -> object:
-    msg = f"non-standard JSON constant {name}"
-    raise ValueError(msg)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Build a JSON object, refusing duplicate member names: two parsers could read them differently."""
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        msg = "duplicate member name in a JSON object"
-        raise ValueError(msg)
-    return result
-
-
-# Built once: json.loads(body, **hooks) would build a decoder and its scanner on every call.
-_DECODER = json.JSONDecoder(
-    parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
-)
-
-
-def _parse_json(body: bytes) -> object:
-    try:
-        # Exactly what json.loads does with bytes: detect UTF-8/16/32, then decode.
-        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
-    except RecursionError:
-        msg = "notification body is nested too deeply"
-        raise ValidationError(msg) from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, our hooks, huge integers
-        reason = "duplicate member name" if "duplicate" in str(exc) else "not well-formed JSON"
-        msg = f"notification body is {reason}"
-        raise ValidationError(msg) from None
 
 
 class WebhookVerifier:
@@ -90,6 +78,13 @@ class WebhookVerifier:
         merchant_no: when given, a notification for another ``merchantNo`` is refused.
         app_id: when given, a notification for another ``appId`` is refused.
         max_body_bytes: bodies longer than this are refused before any parsing or RSA work.
+        max_age: opt-in replay defence. When set, a notification whose ``notifyTime`` is older than
+            this (or more than 5 minutes in the future, or missing) is refused with
+            :class:`~payermax_async.errors.SuspiciousNotificationError`. PayerMax retries a delivery
+            for up to 12 hours (about 13 h 16 min if its documented delays are gaps between
+            attempts), so keep it well above that: ``timedelta(hours=24)`` is a safe choice.
+            ``None`` (the default) checks no age; deduplication still keeps a replayed status from
+            moving a payout backwards.
 
     Raises:
         ConfigurationError: at construction, if a key does not load or an argument is invalid.
@@ -100,7 +95,7 @@ class WebhookVerifier:
         notification = await verifier.verify(await request.read(), request.headers.get("sign"))
     """
 
-    __slots__ = ("_app_id", "_keyed", "_max_body_bytes", "_merchant_no", "_rsa")
+    __slots__ = ("_app_id", "_keyed", "_max_age", "_max_body_bytes", "_merchant_no", "_rsa")
 
     def __init__(
         self,
@@ -109,7 +104,11 @@ class WebhookVerifier:
         merchant_no: str | None = None,
         app_id: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_age: timedelta | None = None,
     ) -> None:
+        if max_age is not None and (not isinstance(max_age, timedelta) or max_age <= timedelta(0)):
+            msg = "max_age must be a positive datetime.timedelta or None"
+            raise ConfigurationError(msg)
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
             msg = "max_body_bytes must be an int"
             raise ConfigurationError(msg)
@@ -125,27 +124,38 @@ class WebhookVerifier:
         self._merchant_no = merchant_no
         self._app_id = app_id
         self._max_body_bytes = max_body_bytes
+        self._max_age = max_age
 
     @classmethod
     def from_config(
-        cls, config: PayerMaxConfig, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+        cls,
+        config: PayerMaxConfig,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_age: timedelta | None = None,
     ) -> WebhookVerifier:
         """A verifier with the config's platform key(s), checking its ``merchantNo`` and ``appId``.
 
         Raises:
-            ConfigurationError: ``max_body_bytes`` is invalid.
+            ConfigurationError: ``max_body_bytes`` or ``max_age`` is invalid.
         """
         return cls(
             config.platform_public_key,
             merchant_no=config.merchant_no,
             app_id=config.app_id,
             max_body_bytes=max_body_bytes,
+            max_age=max_age,
         )
 
     @property
     def max_body_bytes(self) -> int:
         """The largest body accepted, in bytes; the HTTP adapters answer 413 above it."""
         return self._max_body_bytes
+
+    @property
+    def max_age(self) -> timedelta | None:
+        """The freshness window for ``notifyTime``, or ``None`` when age is not checked."""
+        return self._max_age
 
     async def verify(self, body: bytes, sign: str | None) -> PayoutNotification:
         """Verify a notification and return it parsed.
@@ -166,6 +176,8 @@ class WebhookVerifier:
                 with an unknown or other ``keyVersion``'s key, or does not match the body.
             ValidationError: the body is too large, not a JSON object, not a ``PAYOUT`` notification,
                 for another merchant or app, or not shaped like a payout notification.
+            SuspiciousNotificationError: (a ``ValidationError``) signed, but its ``code`` is not
+                ``APPLY_SUCCESS``, or it is outside ``max_age`` (a replay).
         """
         return self.verify_sync(body, sign)
 
@@ -186,7 +198,7 @@ class WebhookVerifier:
             self._rsa.verify(raw, signature, key_version=version)
         except SignatureError as exc:
             raise WebhookSignatureError(str(exc)) from None
-        document = _parse_json(raw)
+        document = read_json(raw, what="notification body")
         if not isinstance(document, dict):
             msg = "notification body must be a JSON object"
             raise ValidationError(msg)
@@ -236,6 +248,11 @@ class WebhookVerifier:
             shown = repr(notify_type[:32]) if isinstance(notify_type, str) else "missing"
             msg = f"notifyType is {shown}, expected 'PAYOUT'"
             raise ValidationError(msg, field="notifyType")
+        code = document.get("code")
+        if code != NOTIFY_CODE_SUCCESS:
+            shown = repr(code[:32]) if isinstance(code, str) else "missing"
+            msg = f"notification code is {shown}, expected {NOTIFY_CODE_SUCCESS!r}"
+            raise SuspiciousNotificationError(msg, field="code")
         for wire, expected in (("merchantNo", self._merchant_no), ("appId", self._app_id)):
             if expected is None:
                 continue
@@ -244,6 +261,8 @@ class WebhookVerifier:
                 shown = mask(actual) if isinstance(actual, str) else "missing"
                 msg = f"notification {wire} is {shown}, not this merchant's {mask(expected)}"
                 raise ValidationError(msg, field=wire)
+        if self._max_age is not None:
+            self._check_fresh(document.get("notifyTime"), self._max_age)
         data = document.get("data")
         if not isinstance(data, dict):
             msg = "notification data must be a JSON object"
@@ -254,8 +273,31 @@ class WebhookVerifier:
             raise ValidationError(msg, field="data.outTradeNo")
         return structure(document, PayoutNotification, what="notification")
 
+    @staticmethod
+    def _check_fresh(value: object, max_age: timedelta) -> None:
+        notify_time = parse_time(value)
+        if notify_time is None:
+            msg = "notification notifyTime is missing or unreadable, so its age cannot be checked"
+            raise SuspiciousNotificationError(msg, field="notifyTime")
+        age = datetime.now(timezone.utc) - notify_time
+        if age > max_age:
+            msg = (
+                f"notification notifyTime is {age.total_seconds() / 3600:.1f} h old, over the "
+                f"max_age of {max_age.total_seconds() / 3600:.1f} h (a replay?)"
+            )
+            raise SuspiciousNotificationError(msg, field="notifyTime")
+        if -age > _FUTURE_SKEW:
+            msg = (
+                f"notification notifyTime is {-age.total_seconds() / 60:.0f} min in the future "
+                "(a wrong clock here or a forged date)"
+            )
+            raise SuspiciousNotificationError(msg, field="notifyTime")
+
     def __repr__(self) -> str:
-        return f"WebhookVerifier({self._rsa!r}, max_body_bytes={self._max_body_bytes})"
+        return (
+            f"WebhookVerifier({self._rsa!r}, max_body_bytes={self._max_body_bytes}, "
+            f"max_age={self._max_age!r})"
+        )
 
 
 def verify_file(

@@ -10,5 +10,14 @@ from tests.support.mock_gateway import (
     raw_server,
     vectors,
 )
+from tests.support.tls import tls_server
 
-__all__ = ["client", "closed_port", "loopback_gateway", "openapi", "raw_server", "vectors"]
+__all__ = [
+    "client",
+    "closed_port",
+    "loopback_gateway",
+    "openapi",
+    "raw_server",
+    "tls_server",
+    "vectors",
+]

@@ -263,3 +263,53 @@ def test_from_env_refuses_a_binary_key_file(
     }
     with pytest.raises(ConfigurationError, match="PAYERMAX_PRIVATE_KEY_FILE is not a text key"):
         PayerMaxConfig.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://pay-gate.payermax.com@evil.example/aggregate-pay/api/gateway", "userinfo"),
+        ("https://user:secret-pw@pay-gate.payermax.com/gw", "userinfo"),
+        ("https://pay-gate.payermax.com:443@evil.example/gw", "userinfo"),
+        ("https://pay-gate.payermax.com/gw?", "query"),
+        ("https://pay-gate.payermax.com/gw?debug=1", "query"),
+        ("https://pay-gate.payermax.com/gw#", "fragment"),
+        ("https://pay-gate.payermax.com/gw#top", "fragment"),
+        ("https://pay-gate.payermax.com\\@evil.example/gw", "backslash"),
+        ("https://pay-gate.payermax.com\t.evil.example/gw", "whitespace"),
+        ("https://%65vil.example/gw", "percent-encode"),
+        ("https://pàyermax.com/gw", "ASCII"),
+    ],
+)
+def test_base_url_naming_another_host_is_refused(url: str, problem: str) -> None:
+    """Userinfo, queries and fragments (even empty ones), backslashes, whitespace, percent-encoded
+    or non-ASCII hosts are ConfigurationErrors that name the problem and never repeat the URL."""
+    with pytest.raises(ConfigurationError, match=problem) as info:
+        check_base_url(url)
+    assert "secret-pw" not in str(info.value)
+    assert "evil.example" not in str(info.value)
+
+
+def test_config_refuses_userinfo_in_base_url(
+    merchant_keys: KeyPair, platform_keys: KeyPair
+) -> None:
+    """PayerMaxConfig(base_url=https://pay-gate.payermax.com@evil.example/...) fails at construction."""
+    with pytest.raises(ConfigurationError, match="userinfo"):
+        PayerMaxConfig(
+            app_id="a",
+            merchant_no="m",
+            merchant_private_key=merchant_keys.private_key,
+            platform_public_key=platform_keys.public_key,
+            base_url="https://pay-gate.payermax.com@evil.example/aggregate-pay/api/gateway",
+        )
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1.nip.io", "localhost.evil.com", "0x7f.1", "127.1", "2130706433", "localhost."],
+)
+def test_plain_http_to_a_host_that_only_looks_local_is_refused(host: str) -> None:
+    """Names and spellings that resolve to loopback only through DNS or lenient parsers are not
+    loopback hosts: plain http to them is refused."""
+    with pytest.raises(ConfigurationError, match="plain http"):
+        check_base_url(f"http://{host}/gw")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import ipaddress
 import json
 import socket
 import ssl
@@ -17,10 +15,6 @@ import aiohttp
 import attrs
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from payermax_async import KeyPair, PayerMaxClient, RsaSigner, RsaVerifier
 from payermax_async.errors import (
@@ -42,6 +36,7 @@ from tests.support.mock_gateway import (
     read_http_request,
     valid_payout,
 )
+from tests.support.tls import self_signed
 
 ORDER = {"outTradeNo": "PO20261129000001", "tradeNo": "T1", "status": "PENDING"}
 
@@ -196,40 +191,10 @@ async def test_a_per_call_timeout_applies(
             await client.payouts.retrieve("PO1", timeout=0.2)
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 async def tls_gateway(tmp_path: Path) -> AsyncIterator[tuple[int, list[bytes]]]:
     """An HTTPS server on loopback with a self-signed certificate; yields its port and bodies."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     received: list[bytes] = []

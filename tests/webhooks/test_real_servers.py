@@ -6,8 +6,6 @@ and skip cleanly otherwise.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +16,7 @@ import pytest
 from payermax_async import PayoutStatus, WebhookVerifier
 from payermax_async.webhooks import ACK, asgi_app
 from tests.support.recorder import Recorder
+from tests.support.servers import running_uvicorn
 from tests.support.webhooks import Sign, notification
 
 uvicorn = pytest.importorskip("uvicorn")
@@ -25,23 +24,9 @@ uvicorn = pytest.importorskip("uvicorn")
 
 @asynccontextmanager
 async def running(app: Callable[..., Any]) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a loopback socket we bound ourselves; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)  # connections queue here until uvicorn accepts them: no start-up polling
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, lifespan="on", log_level="warning", http="h11", ws="none", access_log=False
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
+    """Serve ``app`` with uvicorn on loopback; yield its base URL."""
+    async with running_uvicorn(app) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 async def _post(url: str, body: bytes, sign: str) -> tuple[int, bytes]:
