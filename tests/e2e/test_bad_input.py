@@ -256,13 +256,6 @@ async def test_unusable_timeouts_are_refused_and_leave_nothing_in_doubt(
     await refused(gateway, client, client.payouts.create(payout("bad_1"), timeout=timeout), field)
 
 
-async def test_a_client_with_an_unusable_timeout_cannot_be_built(gateway):
-    """The client's own default timeout is checked when it is built."""
-    with pytest.raises(ValidationError) as info:
-        PayerMaxClient(gateway.config(), timeout=math.inf)
-    assert info.value.field == "timeout"
-
-
 async def test_other_operations_refuse_hostile_input_before_io(gateway, client):
     """validate(), retrieve() and wait_until_final() refuse their hostile inputs the same way."""
     data = _with("payeeInfo.name.fullName", "\ud800", payout("bad_1"))
