@@ -9,8 +9,10 @@ request model first and names the first field whose value has the wrong type by 
 from __future__ import annotations
 
 import functools
+import operator
 import types
 import typing
+from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
@@ -19,6 +21,21 @@ from ..errors import ValidationError
 from .values import wire_name
 
 __all__ = ["check_model_types"]
+
+
+_Field = tuple[str, type, bool]
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[Callable[[object], tuple[object, ...]], tuple[_Field, ...]]:
+    """A getter of every checked field's value at once (one C call), and ``(wire name, expected
+    type, optional)`` for each, in the same order."""
+    fields = _fields(cls)
+    getter = operator.attrgetter(*(name for name, _, _, _ in fields))
+    if len(fields) == 1:  # attrgetter of one name returns the value itself, not a tuple
+        single = getter
+        return (lambda instance: (single(instance),)), tuple(f[1:] for f in fields)
+    return getter, tuple(f[1:] for f in fields)
 
 
 @functools.cache
@@ -55,16 +72,18 @@ def check_model_types(instance: object, prefix: str = "") -> None:
         ValidationError: naming the first wrong field by its dotted wire path.
     """
     cls: type = type(instance)
-    for name, wire, expected, optional in _fields(cls):
-        value = getattr(instance, name)
-        path = f"{prefix}{wire}"
+    getter, fields = _plan(cls)
+    for (wire, expected, optional), value in zip(fields, getter(instance), strict=True):
         if value is None:
             if optional:
-                continue
+                continue  # the usual case: most optional fields are unset
+            path = f"{prefix}{wire}"
             msg = f"{path} is required"
             raise ValidationError(msg, field=path)
-        if expected is not object and not isinstance(value, expected):
-            msg = f"{path} must be {_describe(expected)}, not {type(value).__name__}"
+        kind = type(value)
+        if kind is not expected and expected is not object and not isinstance(value, expected):
+            path = f"{prefix}{wire}"
+            msg = f"{path} must be {_describe(expected)}, not {kind.__name__}"
             raise ValidationError(msg, field=path)
-        if attrs.has(type(value)):
-            check_model_types(value, f"{path}.")
+        if kind is not str and attrs.has(kind):
+            check_model_types(value, f"{prefix}{wire}.")

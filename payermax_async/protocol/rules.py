@@ -42,8 +42,8 @@ _CLEARING_RAILS = frozenset({"SWIFT", "SEPA", "LOCAL"})
 #: (the disbursement organisation) and ATM_CARD (the bank).
 TARGET_ORG_METHODS = frozenset({"WALLET", "CASH", "ATM_CARD"})
 _GENDERS = frozenset({"F", "M"})
-# ISO 3166-1 alpha-2 fields besides ``country`` (the OpenAPI file: "ISO 3166-1 alpha-2标准").
-_PAYEE_COUNTRY_PATHS = ("payeeInfo.payeeNationality", "payeeInfo.payeeBirthCountry")
+# ISO 3166-1 alpha-2 fields of payeeInfo (the OpenAPI file: "ISO 3166-1 alpha-2标准").
+_PAYEE_COUNTRY_KEYS = ("payeeNationality", "payeeBirthCountry")
 # The payer's registration country ("2位大写国家编码", two upper-case letters) is checked on payouts
 # only: field validation does not judge payerInfo, and PayerMax's own field-validation example
 # sends "Eg", which must go through unchanged (docs/bad-input.md).
@@ -181,48 +181,57 @@ def _check_amount(data: Mapping[str, object]) -> None:
     currency = _required_text(data, "trade.currency")
     if not CURRENCY.fullmatch(currency):
         raise _fail("trade.currency", "must be three uppercase letters (ISO 4217)")
-    country = _optional_text(data, "country")
-    method = _optional_text(data, "payeeInfo.paymentMethodType")
-    allowed = currency_decimals(currency, country, method)
+    method = _text_of(data.get("payeeInfo"), "paymentMethodType")
+    allowed = currency_decimals(currency, _text_of(data, "country"), method)
     decimals = decimals_of(text)
     if decimals > allowed:
         raise _fail("trade.amount", f"has {decimals} decimals; {currency} allows {allowed}")
 
 
-def _check_codes(data: Mapping[str, object]) -> None:
+def _text_of(node: object, key: str) -> str | None:
+    """``node[key]`` if ``node`` is a mapping and that is a non-empty string (one level, where
+    ``get_path`` walks a dotted path: the checks below read a dozen payee fields)."""
+    value = node.get(key) if isinstance(node, Mapping) else None
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _check_codes(data: Mapping[str, object], payee: object) -> None:
     check_country(_required_text(data, "country"))
-    for path in _PAYEE_COUNTRY_PATHS:
-        value = _optional_text(data, path)
+    for key in _PAYEE_COUNTRY_KEYS:
+        value = _text_of(payee, key)
         if value is not None:
-            check_country(value, path)
+            check_country(value, f"payeeInfo.{key}")
     for path in ("sourceAccount", "destinationCurrency"):
-        value = _optional_text(data, path)
+        value = _text_of(data, path)
         if value is not None and not CURRENCY.fullmatch(value):
             raise _fail(path, "must be three uppercase letters (ISO 4217)")
-    rail = _optional_text(data, "clearingRail")
+    rail = _text_of(data, "clearingRail")
     if rail is not None and rail not in _CLEARING_RAILS:
         raise _fail("clearingRail", "must be SWIFT, SEPA or LOCAL")
-    gender = _optional_text(data, "payeeInfo.payeeGender")
+    gender = _text_of(payee, "payeeGender")
     if gender is not None and gender not in _GENDERS:
         raise _fail("payeeInfo.payeeGender", "must be F or M")
 
 
 def _check_formats(data: Mapping[str, object]) -> None:
-    _check_codes(data)
-    for path in ("payeeInfo.email", "notifyEmail"):
-        value = _optional_text(data, path)
+    payee = data.get("payeeInfo")
+    _check_codes(data, payee)
+    for value, path in (
+        (_text_of(payee, "email"), "payeeInfo.email"),
+        (_text_of(data, "notifyEmail"), "notifyEmail"),
+    ):
         if value is not None and not EMAIL.fullmatch(value):
             raise _fail(path, "is not a valid email address")
-    for path in (
-        "payeeInfo.birthDate",
-        "payeeInfo.document.documentIssueDate",
-        "payeeInfo.document.documentExpireDate",
-    ):
-        value = _optional_text(data, path)
+    birth = _text_of(payee, "birthDate")
+    if birth is not None and not is_date(birth):
+        raise _fail("payeeInfo.birthDate", "must be a date as yyyy-MM-dd")
+    document = payee.get("document") if isinstance(payee, Mapping) else None
+    for key in ("documentIssueDate", "documentExpireDate"):
+        value = _text_of(document, key)
         if value is not None and not is_date(value):
-            raise _fail(path, "must be a date as yyyy-MM-dd")
+            raise _fail(f"payeeInfo.document.{key}", "must be a date as yyyy-MM-dd")
     method = _required_text(data, "payeeInfo.paymentMethodType")
-    target_org = _optional_text(data, "payeeInfo.targetOrg")
+    target_org = _text_of(payee, "targetOrg")
     if method in TARGET_ORG_METHODS and (target_org is None or not target_org.strip()):
         raise _fail("payeeInfo.targetOrg", f"is required for {method} payouts")
 

@@ -43,17 +43,27 @@ def _shown(key: str) -> str:
     return key.encode("ascii", "backslashreplace").decode("ascii")[:_MAX_KEY_SHOWN]
 
 
-def _text_size(text: str, path: str | None) -> int:
+def _text_size(text: str) -> int:
+    """Bytes of ``text`` as a JSON string; -1 when it is not valid Unicode (a lone surrogate)."""
     if text.isascii():
         return len(text) + 3  # quotes and a separator
     try:
         return len(text.encode("utf-8")) + 3
     except UnicodeEncodeError:
-        raise _fail(path, "is not valid Unicode text (it holds a lone surrogate)") from None
+        return -1
+
+
+def _child(path: str | None, key: str) -> str:
+    shown = _shown(key)
+    return f"{path}.{shown}" if path else shown
+
+
+_NOT_UNICODE = "is not valid Unicode text (it holds a lone surrogate)"
 
 
 class _Walk:
-    """One pass over the data, spending a byte budget as it goes so huge data stops early."""
+    """One pass over the data, spending a byte budget as it goes so huge data stops early. Paths
+    are only written out for an error: most values are short strings that pass."""
 
     def __init__(self) -> None:
         self.left = MAX_DATA_BYTES
@@ -62,33 +72,49 @@ class _Walk:
     def spend(self, size: int) -> None:
         self.left -= size
         if self.left < 0:
-            at = f" (at {self.top})" if self.top else ""
+            top = _shown(self.top) if self.top is not None else None
+            at = f" (at {top})" if top else ""
             msg = f"data is larger than {MAX_DATA_BYTES} bytes as JSON{at}"
-            raise ValidationError(msg, field=self.top)
+            raise ValidationError(msg, field=top)
 
     def mapping(self, value: Mapping[object, object], path: str | None, depth: int) -> None:
         for key, item in value.items():
-            if not isinstance(key, str):
+            if type(key) is not str and not isinstance(key, str):
                 raise _fail(path, f"has a key that is not a string ({type(key).__name__})")
-            shown = _shown(key)
-            child = f"{path}.{shown}" if path else shown
             if depth == 0:
-                self.top = child
-            self.spend(_text_size(key, child))
-            self.value(item, child, depth + 1)
+                self.top = key  # shown only if the budget runs out
+            if type(item) is str and item.isascii() and key.isascii():
+                # The usual case, without a call per value: ASCII cannot hold a lone surrogate.
+                self.left -= len(key) + len(item) + 6
+                if self.left < 0:
+                    self.spend(0)  # raises, naming the top-level key
+                continue
+            key_size = _text_size(key)
+            if key_size < 0:
+                raise _fail(_child(path, key), _NOT_UNICODE)
+            if isinstance(item, str):
+                item_size = _text_size(item)
+                if item_size < 0:
+                    raise _fail(_child(path, key), _NOT_UNICODE)
+                self.spend(key_size + item_size)
+            else:
+                self.spend(key_size)
+                self.value(item, _child(path, key), depth + 1)
 
     def value(self, value: object, path: str, depth: int) -> None:
         kind = type(value)
         if isinstance(value, str):
-            self.spend(_text_size(value, path))
+            size = _text_size(value)
+            if size < 0:
+                raise _fail(path, _NOT_UNICODE)
+            self.spend(size)
         elif isinstance(value, dict | list | tuple):
             if depth >= MAX_DEPTH:
                 raise _fail(path, f"is nested more than {MAX_DEPTH} levels deep")
+            self.spend(2)
             if isinstance(value, dict):
-                self.spend(2)
                 self.mapping(value, path, depth)
             else:
-                self.spend(2)
                 for index, item in enumerate(value):
                     self.value(item, f"{path}[{index}]", depth + 1)
         elif value is None or kind is bool:
