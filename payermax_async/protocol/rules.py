@@ -2,7 +2,10 @@
 
 The checks run on the wire mapping (a model is turned into one first), so a model and a plain mapping
 get exactly the same verdicts. They only refuse; they never re-type, reorder or drop anything: unknown
-keys and empty strings pass through untouched. Messages name the dotted wire path, never the value.
+keys and empty strings pass through untouched, provided they can be sent at all (``shape``: valid
+Unicode, JSON types, bounded depth and size). Messages name the dotted wire path, never the value.
+The facts they rest on live next door: field lengths (``fields``), value formats (``formats``), the
+amount rule (``amounts``) and currency precision (``currencies``); the sandbox reads the same.
 """
 
 from __future__ import annotations
