@@ -230,8 +230,7 @@ MODEL_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("changes", "field"), [c[1:] for c in MODEL_CASES], ids=[c[0] for c in MODEL_CASES]
 )
 async def test_badly_typed_models_are_refused_naming_the_field(gateway, client, changes, field):
-    """A model field of the wrong type (trade=dict, ...) is a ValidationError for its wire path,
-    not an AttributeError from deep inside serialisation; zero requests sent."""
+    """A wrongly typed model field (trade=dict, ...) is a ValidationError for its path; none sent."""
     await refused(gateway, client, client.payouts.create(_model(**changes)), field)
 
 
@@ -251,8 +250,7 @@ TIMEOUTS: list[tuple[object, str]] = [
 async def test_unusable_timeouts_are_refused_and_leave_nothing_in_doubt(
     gateway, client, timeout, field
 ):
-    """NaN, infinite, non-positive and absurd timeouts are refused before the journal is touched:
-    nothing is sent and no payout is left IN_DOUBT (infinity used to)."""
+    """NaN, infinite, non-positive, absurd timeouts: refused, none sent, nothing left IN_DOUBT."""
     await refused(gateway, client, client.payouts.create(payout("bad_1"), timeout=timeout), field)
 
 

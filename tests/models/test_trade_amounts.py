@@ -45,8 +45,7 @@ def test_a_model_refuses_exactly_the_texts_a_mapping_refuses(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["0012.50", "12.50", "12.5", "007", "150000", "0.01"])
 def test_accepted_texts_go_out_exactly_as_written(text: str) -> None:
-    """A text both paths accept is sent unchanged by the model ("0012.50" stays "0012.50"), while
-    trade.amount is its Decimal value for the caller."""
+    """An accepted text goes out unchanged ("0012.50"); trade.amount is its Decimal value."""
     trade = Trade(amount=text, currency="USD")
     assert trade.amount == Decimal(text)
     assert isinstance(trade.amount, Decimal)
@@ -75,8 +74,7 @@ def test_decimals_and_ints_are_written_out_once_plainly(value: Decimal | int, se
     [Decimal("1E+999999999"), Decimal("1E+13"), Decimal("1E-999999999"), 10**400, -(10**400)],
 )
 def test_oversized_numbers_fail_on_their_length_before_being_written_out(value: object) -> None:
-    """A number whose plain form would be longer than 12 characters is refused on that length,
-    computed from its digits and exponent (writing 1E+999999999 out took gigabytes)."""
+    """A number whose plain form exceeds 12 characters is refused on that length, never written."""
     with pytest.raises(ValidationError, match="longer than 12 characters") as info:
         Trade(amount=value, currency="USD")  # type: ignore[arg-type]
     assert info.value.field == "trade.amount"

@@ -19,8 +19,7 @@ def _raw() -> dict[str, object]:
 
 
 def test_every_entry_names_a_basis_and_a_cited_source() -> None:
-    """Each currency and method rule says how sure it is and cites one of the file's sources,
-    and the file says when it was read."""
+    """Every rule has a basis and a cited source, and the file says when it was read."""
     loaded = table()
     assert loaded.retrieved == "2026-12-01"
     rules = [*loaded.currencies.values(), *loaded.methods.values()]

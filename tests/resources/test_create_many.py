@@ -35,8 +35,7 @@ async def _until(condition: Callable[[], bool]) -> None:
 async def test_a_lone_surrogate_is_that_request_s_error_and_the_others_are_paid(
     gw: SandboxGateway,
 ) -> None:
-    """One request with "\\ud800" in a name among 20: 20 entries in order, that one a
-    ValidationError naming the field, the 19 others paid, 19 requests sent."""
+    """A lone surrogate in 1 of 20: 20 entries in order, its ValidationError, 19 paid and sent."""
     requests = [payout(f"many_{i:02d}") for i in range(20)]
     requests[7]["payeeInfo"]["name"]["fullName"] = "Jo\ud800sephine"
     async with PayerMaxClient(gw.config(), retry=fast_retry_policy()) as client:
@@ -72,9 +71,7 @@ class Bug:
 async def test_a_bug_in_one_payout_cancels_the_others_and_each_settles_in_doubt(
     gw: SandboxGateway,
 ) -> None:
-    """A RuntimeError escaping one payout propagates only after the payouts in flight were
-    cancelled and awaited: right after the raise none is running and each is IN_DOUBT in the
-    journal (it may have been paid), which reconcile() then settles from the gateway's orders."""
+    """A bug in one payout propagates only once the others are cancelled, awaited and IN_DOUBT."""
     gw.faults.add(Fault(FaultKind.DELAY, api=API_PAY, delay=30))  # answers held back
     store = MemoryStore()
     requests = [payout(f"bug_{i}") for i in range(4)] + [payout("bug_x")]
@@ -95,8 +92,7 @@ async def test_a_bug_in_one_payout_cancels_the_others_and_each_settles_in_doubt(
 
 
 async def test_cancelling_create_many_settles_every_payout_in_flight(gw: SandboxGateway) -> None:
-    """Cancelling the caller cancels the payouts in flight, waits for each to record IN_DOUBT,
-    starts no other, and leaves nothing running."""
+    """Cancelling the caller settles each payout in flight IN_DOUBT, starts none, leaves none."""
     gw.faults.add(Fault(FaultKind.DELAY, api=API_PAY, delay=30))
     store = MemoryStore()
     requests = [payout(f"cancel_{i}") for i in range(6)]

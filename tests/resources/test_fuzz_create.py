@@ -28,8 +28,7 @@ _numbers = itertools.count()
 async def test_create_refuses_hostile_payouts_before_any_request(
     gw: SandboxGateway, data: st.DataObject
 ) -> None:
-    """Each hostile payout is either refused with ValidationError and zero requests, or handled
-    with at most the requests a payout makes, raising nothing but PayerMaxError."""
+    """A hostile payout raises only PayerMaxError; a ValidationError one sends no request."""
     request: dict[str, Any] = data.draw(hostile_payouts(f"FZ_{next(_numbers)}"))
     before = gw.ledger.post_count()
     async with PayerMaxClient(gw.config(), retry=fast_retry_policy(max_attempts=1)) as client:

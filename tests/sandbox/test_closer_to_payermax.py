@@ -35,8 +35,7 @@ async def _pay(gateway, signer, data, **overrides):
 async def test_envelopes_are_checked_as_strictly_as_the_gateway(
     gateway, merchant_signer, overrides, msg
 ):
-    """An unknown version, a keyVersion without a key, a requestTime without offset or milliseconds
-    are refused PARAMS_INVALID; nothing is committed."""
+    """Unknown version or keyVersion, requestTime without offset or ms: PARAMS_INVALID, no order."""
     answer = await _pay(gateway, merchant_signer, payout("env_1"), **overrides)
     assert (answer["code"], answer["msg"]) == ("PARAMS_INVALID", msg)
     assert gateway.ledger.orders == {}
@@ -150,8 +149,7 @@ async def test_the_client_and_the_sandbox_agree_on_every_amount(
 
 
 async def test_pending_can_be_notified_before_the_outcome(gateway, merchant_signer, receiver):
-    """FaultKind.NOTIFY_PENDING: a signed PENDING notification (with its sub-status) comes before
-    the SUCCESS one, and the verifier reads both."""
+    """NOTIFY_PENDING: a signed PENDING notification with its sub-status, then SUCCESS; both read."""
     gateway.faults.add(Fault(FaultKind.NOTIFY_PENDING, api="paymentOrderPay", times=1))
     answer = await _pay(gateway, merchant_signer, payout("pend_1", notifyUrl=receiver.url))
     assert answer["code"] == "APPLY_SUCCESS"
@@ -166,8 +164,7 @@ async def test_pending_can_be_notified_before_the_outcome(gateway, merchant_sign
 
 
 async def test_orders_carry_the_documented_optional_fields(gateway, merchant_signer):
-    """Orders have fundsFreezeTime, fundsReturnTime (once money went back) and
-    additionalIdentifier; computed amounts are plain decimals at the currency's precision."""
+    """Orders carry fundsFreezeTime, fundsReturnTime, additionalIdentifier; plain decimal amounts."""
     await _pay(gateway, merchant_signer, payout("field_ok"))
     await _pay(gateway, merchant_signer, payout("field_no", amount="110"))
     usd = payout("field_usd") | {"trade": {"amount": "10.00", "currency": "USD"}, "country": "US"}
