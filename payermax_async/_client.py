@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Sequence
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -62,7 +61,7 @@ class PayerMaxClient:
             gateway's ``ORDER_NOT_EXIST`` counts as proof that no order exists (default 600: PayerMax
             refuses a request more than 2 minutes old, plus a wide margin for orders that become
             visible late). Until then a payout that may have been sent stays in doubt. Measured on
-            the store's clock.
+            the store's clock; at most 30 days.
 
     Raises:
         ConfigurationError: a setting is not usable (e.g. plain http to a non-loopback host, or a
@@ -194,6 +193,10 @@ class PayerMaxClient:
         return f"PayerMaxClient(merchant_no={self.config.merchant_no!r}, {state})"
 
 
+#: The longest absence window accepted (30 days): longer only keeps payouts in doubt longer.
+_MAX_ABSENCE_WINDOW = 30 * 86_400.0
+
+
 def _check_arguments(config: object, store: object, retry: object, absence_window: object) -> None:
     """Refuse arguments of the wrong kind at once (untyped callers), naming the argument."""
     if not isinstance(config, PayerMaxConfig):
@@ -208,9 +211,10 @@ def _check_arguments(config: object, store: object, retry: object, absence_windo
     if (
         isinstance(absence_window, bool)
         or not isinstance(absence_window, int | float)
-        or not 0 <= absence_window < math.inf
+        # Compared, not converted: float(10**400) raises OverflowError.
+        or not 0 <= absence_window <= _MAX_ABSENCE_WINDOW
     ):
-        msg = "absence_window must be a non-negative number of seconds"
+        msg = "absence_window must be a non-negative number of seconds, at most 30 days"
         raise ConfigurationError(msg)
 
 

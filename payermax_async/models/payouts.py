@@ -15,7 +15,8 @@ from typing import Any
 import attrs
 
 from .._redact import mask
-from .values import to_decimal
+from ..errors import ValidationError
+from ..protocol.amounts import AMOUNT_FIELD, MAX_AMOUNT_LENGTH, amount_text
 
 __all__ = [
     "FINAL_STATUSES",
@@ -99,19 +100,50 @@ class PayoutSubStatus(str, enum.Enum):
     TRANSMIT = "TRANSMIT"
 
 
-def _amount(value: object) -> Decimal:
-    return to_decimal(value, field="trade.amount")
+def _model_amount_text(value: object) -> str:
+    """The wire text of an amount given to :class:`Trade` (see its docstring)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        # An int is written out like a Decimal; its size is checked before str() (which refuses
+        # numbers of thousands of digits with a ValueError).
+        if not -(10**MAX_AMOUNT_LENGTH) < value < 10**MAX_AMOUNT_LENGTH:
+            msg = f"{AMOUNT_FIELD} is longer than {MAX_AMOUNT_LENGTH} characters"
+            raise ValidationError(msg, field=AMOUNT_FIELD)
+        value = Decimal(value)
+    return amount_text(value)
 
 
 # ---------------------------------------------------------------------------------------------- request
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class Trade:
-    """What to pay: ``amount`` in ``currency`` (ISO 4217). A float amount is refused."""
+    """What to pay: ``amount`` in ``currency`` (ISO 4217).
 
-    amount: Decimal = attrs.field(converter=_amount)
+    ``amount`` may be given as text, sent exactly as written (``"0012.50"`` goes out as ``0012.50``),
+    or as a ``Decimal`` or ``int``, written out once in plain decimal form (``Decimal("1E+3")`` goes
+    out as ``1000``). Either way the text must be what a mapping request may carry: ASCII digits with
+    an optional fraction, at most 12 characters, greater than zero. ``"1e3"``, ``"1_000"``,
+    ``" 2000 "`` and ``"١٠٠٠"`` are refused here exactly as they are in a mapping, and a float
+    always. ``trade.amount`` is the ``Decimal`` value; ``trade.amount_text`` is the text sent.
+
+    Raises:
+        ValidationError: ``trade.amount`` is not such an amount.
+    """
+
+    amount: Decimal
     currency: str
+    _amount_text: str = attrs.field(init=False, repr=False, eq=False)
+
+    def __init__(self, amount: Decimal | str | int, currency: str) -> None:
+        text = _model_amount_text(amount)
+        value = amount if isinstance(amount, Decimal) else Decimal(text)
+        self.__attrs_init__(amount=value, currency=currency)
+        object.__setattr__(self, "_amount_text", text)  # frozen: set once, here
+
+    @property
+    def amount_text(self) -> str:
+        """The amount exactly as it goes on the wire (``trade.amount``)."""
+        return self._amount_text
 
 
 @attrs.frozen

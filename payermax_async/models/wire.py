@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
 
 from ..errors import ValidationError
+from .payouts import Trade
 from .validation import FieldValidationResult, structure_validation, unstructure_validation
 from .values import parse_time, to_decimal, wire_name
 
@@ -44,6 +46,20 @@ def _structure_optional_decimal(value: object, _type: object) -> Decimal | None:
 
 def _structure_decimal(value: object, _type: object) -> Decimal:
     return to_decimal(value, field="amount")
+
+
+def _unstructure_trade(trade: Trade) -> dict[str, Any]:
+    # The amount goes out as the text the caller gave (or its Decimal written out once), never
+    # re-formatted here: "0012.50" stays "0012.50" (protocol/amounts.py).
+    wire = {"amount": trade.amount_text, "currency": trade.currency}
+    return {key: value for key, value in wire.items() if value is not None}
+
+
+def _structure_trade(data: object, _type: object) -> Trade:
+    if not isinstance(data, Mapping):
+        msg = "trade must be an object"
+        raise ValidationError(msg, field="trade")
+    return Trade(amount=data.get("amount"), currency=data.get("currency"))  # type: ignore[arg-type]
 
 
 def _is_optional(type_: object) -> bool:
@@ -150,6 +166,9 @@ def make_converter() -> cattrs.Converter:
     converter.register_unstructure_hook_factory(
         attrs.has, lambda cls: _unstructure_factory(converter, cls)
     )
+    # Registered for the class itself, so it wins over the attrs factories above.
+    converter.register_unstructure_hook(Trade, _unstructure_trade)
+    converter.register_structure_hook(Trade, _structure_trade)
     return converter
 
 
@@ -157,6 +176,14 @@ def make_converter() -> cattrs.Converter:
 def converter() -> cattrs.Converter:
     """The package's one converter, made on first use."""
     return make_converter()
+
+
+def _describe(exc: BaseException, type_: type | None) -> str:
+    # A model's own ValidationError (Trade's amount rules) says what is wrong better than cattrs'
+    # "invalid value for type"; like every message here it names fields and types, never values.
+    if isinstance(exc, ValidationError):
+        return str(exc)
+    return format_exception(exc, type_)
 
 
 def structure(data: object, cls: type[T], *, what: str) -> T:
@@ -175,7 +202,7 @@ def structure(data: object, cls: type[T], *, what: str) -> T:
         raise
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         problems = (
-            "; ".join(cattrs.transform_error(exc, path=what))
+            "; ".join(cattrs.transform_error(exc, path=what, format_exception=_describe))
             if isinstance(exc, cattrs.BaseValidationError)
             else type(exc).__name__
         )

@@ -2,21 +2,32 @@
 
 The checks run on the wire mapping (a model is turned into one first), so a model and a plain mapping
 get exactly the same verdicts. They only refuse; they never re-type, reorder or drop anything: unknown
-keys and empty strings pass through untouched. Messages name the dotted wire path, never the value.
+keys and empty strings pass through untouched, provided they can be sent at all (``shape``: valid
+Unicode, JSON types, bounded depth and size). Messages name the dotted wire path, never the value.
+The facts they rest on live next door: field lengths (``fields``), value formats (``formats``), the
+amount rule (``amounts``) and currency precision (``currencies``); the sandbox reads the same.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import TypeGuard, Union
-from urllib.parse import urlsplit
+from decimal import Decimal
+from typing import TypeGuard
 
 from ..errors import ValidationError
+from .amounts import amount_text, decimals_of
+from .currencies import amount_decimals
+from .fields import PAYOUT_SPEC, TEXT_LIMIT, VALIDATION_SPEC, Spec
+from .formats import COUNTRY, CURRENCY, EMAIL, has_control_characters, is_date, is_http_url
+from .shape import check_shape
 
 __all__ = [
+    "PAYOUT_SPEC",
+    "TARGET_ORG_METHODS",
+    "TEXT_LIMIT",
+    "VALIDATION_SPEC",
+    "Spec",
     "check_country",
     "check_out_trade_no",
     "check_payout_data",
@@ -26,110 +37,28 @@ __all__ = [
     "is_date",
 ]
 
-# Field tree with the OpenAPI maxLength of every string field (None: a string without a limit).
-Spec = Mapping[str, Union[int, "Spec", None]]
-
-_NAME: Spec = {"firstName": 64, "middleName": 64, "lastName": 64, "fullName": 512}
-_PAYEE: Spec = {
-    "paymentMethodType": 64,
-    "targetOrg": 64,
-    "payeeType": None,
-    "accountInfo": {"accountNo": 128, "accountType": None, "checkDigit": None},
-    "bankInfo": {
-        "bankCode": 64,
-        "bankName": 255,
-        "bankBranch": 64,
-        "bankCity": 255,
-        "corAccountNo": 128,
-    },
-    "name": _NAME,
-    "document": {
-        "documentType": 16,
-        "documentId": 64,
-        "documentIssueDate": 10,
-        "documentExpireDate": 10,
-    },
-    "address": {"address": 512, "city": 255, "state": 255, "zipCode": 32},
-    "payeePhone": 64,
-    "birthDate": 10,
-    "email": 64,
-    "payeeNationality": 2,
-    "payeeGender": 1,
-    "payeeBirthCountry": 2,
-}
-_PAYER: Spec = {
-    "subMerchantNo": 64,
-    "businessLegalName": 70,
-    "registrationCountry": None,
-    "merchantCategoryCode": None,
-    "payerId": 70,
-    "name": {"firstName": None, "middleName": None, "lastName": None, "fullName": None},
-}
-_RISK: Spec = dict.fromkeys(
-    (
-        "registerName",
-        "registerNo",
-        "nickName",
-        "thirdAccountNoType",
-        "thirdAccountNo",
-        "bindEmail",
-        "bindPhoneNo",
-        "accountLevel",
-        "vipLevel",
-        "regTime",
-        "lastLoginTime",
-        "liveCountry",
-        "taxId",
-        "cumPayoutAmount",
-        "cumPayoutTxn",
-        "accountBalance",
-        "expressMerchantID",
-    )
-)
-_COMMON: Spec = {
-    "country": 2,
-    "chargeOption": None,
-    "clearingRail": None,
-    "sourceAccount": 3,
-    "destinationCurrency": 3,
-    "payeeInfo": _PAYEE,
-    "payerInfo": _PAYER,
-    "expiryDays": None,
-    "remark": None,
-    "notifyEmail": 64,
-    "notifyPhone": 64,
-    "purpose": 32,
-}
-PAYOUT_SPEC: Spec = {
-    **_COMMON,
-    "outTradeNo": 63,
-    "userId": 64,
-    "trade": {"amount": 12, "currency": 3},
-    "riskParams": _RISK,
-    "reference": 255,
-    "notifyUrl": 255,
-}
-VALIDATION_SPEC: Spec = _COMMON
-
 _OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_]{1,63}")
-_COUNTRY = re.compile(r"[A-Z]{2}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
-# ASCII digits only: \d also matches "١٠٠" or "１００", which Decimal() accepts but PayerMax does not.
-_AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _CLEARING_RAILS = frozenset({"SWIFT", "SEPA", "LOCAL"})
-_NO_DECIMALS = frozenset({"IDR", "VND", "KRW", "CLP", "JPY"})
-_THREE_DECIMALS = frozenset({"BHD", "KWD", "OMR", "JOD", "TND"})
+#: Payment methods whose ``targetOrg`` must name the wallet, cash network or bank: PayerMax's
+#: payment-method introduction (docs-v2.payermax.com/en/doc-center/disbursement/payment-method-list/
+#: introduction.html): "WALLET: the wallet needs to be specified in the targetOrg", likewise CASH
+#: (the disbursement organisation) and ATM_CARD (the bank).
+TARGET_ORG_METHODS = frozenset({"WALLET", "CASH", "ATM_CARD"})
+_GENDERS = frozenset({"F", "M"})
+# ISO 3166-1 alpha-2 fields of payeeInfo (the OpenAPI file: "ISO 3166-1 alpha-2标准").
+_PAYEE_COUNTRY_KEYS = ("payeeNationality", "payeeBirthCountry")
+# The payer's registration country ("2位大写国家编码", two upper-case letters) is checked on payouts
+# only: field validation does not judge payerInfo, and PayerMax's own field-validation example
+# sends "Eg", which must go through unchanged (docs/bad-input.md).
+_PAYER_COUNTRY = "payerInfo.registrationCountry"
 
 
-def currency_decimals(currency: str) -> int:
-    """How many decimals PayerMax accepts in an amount of ``currency``."""
-    if currency in _NO_DECIMALS:
-        return 0
-    if currency in _THREE_DECIMALS:
-        return 3
-    return 2
+def currency_decimals(
+    currency: str, country: str | None = None, payment_method: str | None = None
+) -> int:
+    """How many decimals PayerMax accepts in an amount of ``currency`` (paid in ``country`` by
+    ``payment_method``, where the currency table has a rule for that pair); see ``currencies``."""
+    return amount_decimals(currency, country, payment_method)
 
 
 def _fail(field: str, problem: str) -> ValidationError:
@@ -151,7 +80,11 @@ def _clean(data: dict[str, object], spec: Spec) -> bool:
         if type(rule) is dict:
             if type(value) is not dict or not _clean(value, rule):
                 return False
-        elif type(value) is not str or (rule is not None and len(value) > rule):  # type: ignore[operator]
+        elif (
+            type(value) is not str
+            or (rule is not None and len(value) > rule)  # type: ignore[operator]
+            or not value.isprintable()  # a C pass; _walk looks closer at what it flags
+        ):
             return False
     return True
 
@@ -180,6 +113,8 @@ def _walk(data: Mapping[str, object], spec: Spec, prefix: str) -> None:
             raise _fail(path, f"must be a string, not {type(value).__name__}")
         elif isinstance(rule, int) and len(value) > rule:
             raise _fail(path, f"is longer than {rule} characters ({len(value)})")
+        elif has_control_characters(value):
+            raise _fail(path, "contains control or bidirectional-formatting characters")
 
 
 def get_path(data: Mapping[str, object], path: str) -> object:
@@ -221,7 +156,7 @@ def check_country(value: object, field: str = "country") -> str:
     Raises:
         ValidationError: naming ``field``.
     """
-    if not isinstance(value, str) or not _COUNTRY.fullmatch(value):
+    if not isinstance(value, str) or not COUNTRY.fullmatch(value):
         raise _fail(field, "must be two uppercase letters (ISO 3166-1 alpha-2)")
     return value
 
@@ -245,59 +180,63 @@ def _check_amount(data: Mapping[str, object]) -> None:
     raw = get_path(data, "trade.amount")
     if raw is None or raw == "":
         raise _fail("trade.amount", "is required")
-    text = format(raw, "f") if isinstance(raw, Decimal) else str(raw)
-    if not _AMOUNT.fullmatch(text):
-        raise _fail("trade.amount", 'must be a positive decimal string such as "150000" or "12.50"')
-    if len(text) > 12:
-        raise _fail("trade.amount", "is longer than 12 characters")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise _fail("trade.amount", "is not a decimal number") from None
-    if amount <= 0:
-        raise _fail("trade.amount", "must be greater than zero")
+    text = amount_text(raw)  # the text sent: a string as given, a Decimal written out plainly
     currency = _required_text(data, "trade.currency")
-    if not _CURRENCY.fullmatch(currency):
+    if not CURRENCY.fullmatch(currency):
         raise _fail("trade.currency", "must be three uppercase letters (ISO 4217)")
-    allowed = currency_decimals(currency)
-    decimals = len(text.partition(".")[2])
+    method = _text_of(data.get("payeeInfo"), "paymentMethodType")
+    allowed = currency_decimals(currency, _text_of(data, "country"), method)
+    decimals = decimals_of(text)
     if decimals > allowed:
         raise _fail("trade.amount", f"has {decimals} decimals; {currency} allows {allowed}")
 
 
-def _check_formats(data: Mapping[str, object]) -> None:
+def _text_of(node: object, key: str) -> str | None:
+    """``node[key]`` if ``node`` is a mapping and that is a non-empty string (one level, where
+    ``get_path`` walks a dotted path: the checks below read a dozen payee fields)."""
+    value = node.get(key) if isinstance(node, Mapping) else None
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _check_codes(data: Mapping[str, object], payee: object) -> None:
     check_country(_required_text(data, "country"))
+    for key in _PAYEE_COUNTRY_KEYS:
+        value = _text_of(payee, key)
+        if value is not None:
+            check_country(value, f"payeeInfo.{key}")
     for path in ("sourceAccount", "destinationCurrency"):
-        value = _optional_text(data, path)
-        if value is not None and not _CURRENCY.fullmatch(value):
+        value = _text_of(data, path)
+        if value is not None and not CURRENCY.fullmatch(value):
             raise _fail(path, "must be three uppercase letters (ISO 4217)")
-    rail = _optional_text(data, "clearingRail")
+    rail = _text_of(data, "clearingRail")
     if rail is not None and rail not in _CLEARING_RAILS:
         raise _fail("clearingRail", "must be SWIFT, SEPA or LOCAL")
-    for path in ("payeeInfo.email", "notifyEmail"):
-        value = _optional_text(data, path)
-        if value is not None and not _EMAIL.fullmatch(value):
-            raise _fail(path, "is not a valid email address")
-    for path in (
-        "payeeInfo.birthDate",
-        "payeeInfo.document.documentIssueDate",
-        "payeeInfo.document.documentExpireDate",
+    gender = _text_of(payee, "payeeGender")
+    if gender is not None and gender not in _GENDERS:
+        raise _fail("payeeInfo.payeeGender", "must be F or M")
+
+
+def _check_formats(data: Mapping[str, object]) -> None:
+    payee = data.get("payeeInfo")
+    _check_codes(data, payee)
+    for value, path in (
+        (_text_of(payee, "email"), "payeeInfo.email"),
+        (_text_of(data, "notifyEmail"), "notifyEmail"),
     ):
-        value = _optional_text(data, path)
+        if value is not None and not EMAIL.fullmatch(value):
+            raise _fail(path, "is not a valid email address")
+    birth = _text_of(payee, "birthDate")
+    if birth is not None and not is_date(birth):
+        raise _fail("payeeInfo.birthDate", "must be a date as yyyy-MM-dd")
+    document = payee.get("document") if isinstance(payee, Mapping) else None
+    for key in ("documentIssueDate", "documentExpireDate"):
+        value = _text_of(document, key)
         if value is not None and not is_date(value):
-            raise _fail(path, "must be a date as yyyy-MM-dd")
-    _required_text(data, "payeeInfo.paymentMethodType")
-
-
-def is_date(value: str) -> bool:
-    """Whether ``value`` is a real calendar date written ``yyyy-MM-dd``."""
-    if not _DATE.fullmatch(value):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+            raise _fail(f"payeeInfo.document.{key}", "must be a date as yyyy-MM-dd")
+    method = _required_text(data, "payeeInfo.paymentMethodType")
+    target_org = _text_of(payee, "targetOrg")
+    if method in TARGET_ORG_METHODS and (target_org is None or not target_org.strip()):
+        raise _fail("payeeInfo.targetOrg", f"is required for {method} payouts")
 
 
 def _check_object(data: object) -> Mapping[str, object]:
@@ -310,27 +249,29 @@ def _check_object(data: object) -> Mapping[str, object]:
 def check_payout_data(data: object) -> str:
     """Check the ``data`` of a payout (``paymentOrderPay``); return its ``outTradeNo``.
 
+    Known fields get their types, lengths and formats checked; every value, unknown keys included,
+    must be sendable as JSON within the limits of ``shape``. Nothing is changed.
+
     Raises:
         ValidationError: the first problem found, naming its dotted wire path.
     """
     mapping = _check_object(data)
     out_trade_no = check_out_trade_no(mapping.get("outTradeNo"))
     _walk(mapping, PAYOUT_SPEC, "")
+    check_shape(mapping)
     if not _is_mapping(mapping.get("trade")):
         raise _fail("trade", "is required")
     if not _is_mapping(mapping.get("payeeInfo")):
         raise _fail("payeeInfo", "is required")
     _check_amount(mapping)
     _check_formats(mapping)
+    registration = _optional_text(mapping, _PAYER_COUNTRY)
+    if registration is not None:
+        check_country(registration, _PAYER_COUNTRY)
     _required_text(mapping, "payeeInfo.accountInfo.accountNo")
     notify_url = _optional_text(mapping, "notifyUrl")
-    if notify_url is not None:
-        try:
-            parts = urlsplit(notify_url)
-        except ValueError:  # e.g. "http://[::1": an unbalanced IPv6 bracket
-            parts = None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise _fail("notifyUrl", "must be an absolute http(s) URL")
+    if notify_url is not None and not is_http_url(notify_url):
+        raise _fail("notifyUrl", "must be an absolute http(s) URL (printable ASCII, a valid host)")
     return out_trade_no
 
 
@@ -342,6 +283,7 @@ def check_validation_data(data: object) -> None:
     """
     mapping = _check_object(data)
     _walk(mapping, VALIDATION_SPEC, "")
+    check_shape(mapping)
     if not isinstance(mapping.get("payeeInfo"), Mapping):
         raise _fail("payeeInfo", "is required")
     _check_formats(mapping)

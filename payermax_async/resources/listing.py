@@ -2,38 +2,66 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import AsyncIterator, Mapping
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
 
 from ..errors import InvalidResponseError, ValidationError
 from ..middleware.settle import Send
 from ..models.payouts import PayoutOrder, PayoutStatus
 from ..pipeline.chain import Call, Reply
-from ..protocol.apis import BATCH_TIME_FORMAT, MAX_BATCH_WINDOW
+from ..protocol.apis import MAX_BATCH_WINDOW
 from ..protocol.rules import check_country
 from .parsing import parse_data
 
-__all__ = ["day_windows", "list_filters", "list_orders"]
+__all__ = ["MAX_LIST_SPAN", "batch_time", "day_windows", "list_filters", "list_orders", "utc"]
 
+#: The longest ``[begin, end]`` one ``list()`` call covers [decided]: a year and a day, at most 367
+#: one-day queries (each one or more requests); list a longer history year by year.
+MAX_LIST_SPAN = timedelta(days=366)
 _MAX_PAGES_PER_WINDOW = 10_000
 
 
 def utc(moment: object, field: str) -> datetime:
-    """``moment`` as an aware datetime (naive ones are UTC)."""
+    """``moment`` in UTC (naive datetimes are taken as UTC).
+
+    Raises:
+        ValidationError: not a datetime, or one that has no UTC equivalent (``datetime.min`` with a
+            positive offset, ``datetime.max`` with a negative one).
+    """
     if not isinstance(moment, datetime):
         msg = f"{field} must be a datetime"
         raise ValidationError(msg, field=field)
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    aware = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    try:
+        return aware.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        msg = f"{field} is out of range: it has no UTC equivalent"
+        raise ValidationError(msg, field=field) from None
 
 
-def day_windows(begin: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """Split ``[begin, end]`` into consecutive windows of at most one day (the gateway's limit)."""
-    count = math.ceil((end - begin) / MAX_BATCH_WINDOW) if end > begin else 0
-    return [
-        (begin + index * MAX_BATCH_WINDOW, min(begin + (index + 1) * MAX_BATCH_WINDOW, end))
-        for index in range(count)
-    ]
+def batch_time(moment: datetime) -> str:
+    """A UTC moment as the batch query writes it, ``yyyy-MM-dd HH:mm:ss``, the year always four
+    digits (``strftime("%Y")`` writes year 1 as ``1`` on Linux). An aware moment in another zone
+    is converted first: the gateway reads these times as UTC."""
+    if moment.utcoffset():
+        moment = moment.astimezone(timezone.utc)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} "
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
+
+
+def day_windows(begin: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Consecutive windows of at most one day (the gateway's limit) covering ``[begin, end]``, made
+    one at a time; ``begin == end`` gives one window of that second. Never steps past ``end``, so it
+    cannot overflow near ``datetime.max``."""
+    start = begin
+    for _ in range(MAX_LIST_SPAN // MAX_BATCH_WINDOW + 2):  # bounded: list() caps the span
+        stop = end if end - start <= MAX_BATCH_WINDOW else start + MAX_BATCH_WINDOW
+        yield start, stop
+        if stop >= end:
+            return
+        start = stop
 
 
 def list_filters(
@@ -59,7 +87,7 @@ def list_filters(
 async def list_orders(
     send: Send,
     api: str,
-    windows: list[tuple[datetime, datetime]],
+    windows: Iterable[tuple[datetime, datetime]],
     filters: Mapping[str, object],
     page_size: int,
 ) -> AsyncIterator[PayoutOrder]:
@@ -88,8 +116,8 @@ async def _window(
     seen = 0
     for page in range(1, _MAX_PAGES_PER_WINDOW + 1):
         data = {
-            "queryBeginTime": begin.astimezone(timezone.utc).strftime(BATCH_TIME_FORMAT),
-            "queryEndTime": end.astimezone(timezone.utc).strftime(BATCH_TIME_FORMAT),
+            "queryBeginTime": batch_time(begin),
+            "queryEndTime": batch_time(end),
             "pageSize": page_size,
             "currentPageIndex": page,
             **filters,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import date, datetime, timezone, tzinfo
 from typing import TypeVar
@@ -29,16 +28,20 @@ from .inputs import (
     payout_data,
     validation_data,
 )
-from .listing import day_windows, list_filters, list_orders, utc
+from .listing import MAX_LIST_SPAN, day_windows, list_filters, list_orders, utc
 from .lookup import query_payout
 from .outbox import RelayReport, check_relay_arguments, outbox_store, relay_forever, send_reserved
 from .parsing import parse_reply
 from .reconcile import Reconciler, ReconcileReport
 from .reconcile_day import reconcile_day
+from .tasks import run_all
 
 __all__ = ["Payouts"]
 
 T = TypeVar("T")
+
+#: The longest wait_until_final() accepts, and its longest poll interval: 30 days [decided].
+_MAX_WAIT = 30 * 86_400.0
 
 
 class Payouts:
@@ -106,18 +109,23 @@ class Payouts:
         Returns one entry per request, in input order: the :class:`PayoutResult`, or the
         :class:`~payermax_async.PayerMaxError` that request raised (a ``ValidationError``, an
         ``InvalidRequestError``, a ``PayoutOutcomeUnknown``, ...), so one bad payout never hides the
-        others' results. Requests repeating an ``outTradeNo`` share one attempt. Anything that is not
-        a ``PayerMaxError`` (a bug, a cancellation) propagates.
+        others' results. Requests repeating an ``outTradeNo`` share one attempt.
+
+        Nothing keeps running after this returns or raises. If something that is not a
+        ``PayerMaxError`` escapes a payout (a bug, say in a middleware) or the caller is cancelled,
+        the payouts still in flight are cancelled and awaited, each settling its journal record (one
+        that may have been sent stays ``IN_DOUBT`` for ``reconcile()``), and then that exception or
+        the cancellation propagates.
 
         Raises:
-            ValidationError: ``concurrency`` is not a positive integer.
+            ValidationError: ``concurrency`` is not a positive integer, ``timeout`` is not a usable
+                timeout, or ``requests`` is not an iterable of requests.
         """
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            msg = "concurrency must be a positive integer"
-            raise ValidationError(msg, field="concurrency")
+        _check_concurrency(concurrency)
         if isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Iterable):
             msg = "requests must be an iterable of payout requests (models or mappings)"
             raise ValidationError(msg, field="requests")
+        as_client_timeout(timeout)  # a bad timeout is one error now, not one per request
         pending = builtins.list(requests)
         results: builtins.list[PayoutResult | PayerMaxError | None] = [None] * len(pending)
         queue = iter(range(len(pending)))
@@ -130,7 +138,9 @@ class Payouts:
                 except PayerMaxError as exc:
                     results[index] = exc
 
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(pending)))))
+        workers = min(concurrency, len(pending))
+        await run_all((worker() for _ in range(workers)), name="payermax-create-many")
+        # Every worker returned, so every index holds its request's result or error.
         return [result for result in results if result is not None]
 
     async def reconcile(
@@ -153,7 +163,11 @@ class Payouts:
         Returns:
             A :class:`~payermax_async.resources.reconcile.ReconcileReport`: the list of orders found,
             with ``absent``, ``in_doubt``, ``conflicts``, ``unreadable`` and ``skipped`` numbers.
+
+        Raises:
+            ValidationError: ``concurrency`` is not a positive integer.
         """
+        _check_concurrency(concurrency)
         reconciler = Reconciler(self._journal, self._send, query_payout)
         return await reconciler.run(include_leased=include_leased, concurrency=concurrency)
 
@@ -281,15 +295,21 @@ class Payouts:
     ) -> AsyncIterator[PayoutOrder]:
         """Iterate over the payouts created in ``[begin, end]``, oldest first, across all pages.
 
-        Windows longer than a day are split into one-day queries (the gateway's limit); naive datetimes
-        are taken as UTC.
+        Both ends are included, to the second (``begin == end`` lists that one second). Windows
+        longer than a day are split into one-day queries (the gateway's limit), made as iteration
+        reaches them. One call covers at most 366 days (``MAX_LIST_SPAN``); list longer histories
+        year by year. Naive datetimes are taken as UTC.
 
         Raises:
-            ValidationError: bad window, status, country or page size (before any I/O).
+            ValidationError: a bad or out-of-range window, a span over 366 days, a bad status,
+                country or page size (before any I/O).
         """
         start, stop = utc(begin, "begin"), utc(end, "end")
-        if stop <= start:
-            msg = "end must be later than begin"
+        if stop < start:
+            msg = "end must not be earlier than begin"
+            raise ValidationError(msg, field="end")
+        if stop - start > MAX_LIST_SPAN:
+            msg = f"end is more than {MAX_LIST_SPAN.days} days after begin; list year by year"
             raise ValidationError(msg, field="end")
         filters = list_filters(status, country, page_size)
         windows = day_windows(start, stop)
@@ -309,27 +329,19 @@ class Payouts:
         """Poll a payout until it is ``SUCCESS``, ``FAILED`` or ``BOUNCEBACK``.
 
         Polls start ``poll_interval`` seconds apart and back off by half each time, up to
-        ``max_poll_interval``. Transient query failures are ridden out until ``timeout``.
+        ``max_poll_interval``. Transient query failures are ridden out until ``timeout``. Each of
+        the three must be more than 0 and at most 30 days.
 
         Raises:
+            ValidationError: a bad number or interval (before any I/O).
             WaitTimeoutError: still not final after ``timeout`` seconds (``.last_order`` has the latest
                 state seen).
             OrderNotFoundError: the gateway holds no such payout.
         """
         check_out_trade_no(out_trade_no)
-        # A zero interval would poll the gateway in a tight loop until the timeout.
-        for name, value in (
-            ("timeout", timeout),
-            ("poll_interval", poll_interval),
-            ("max_poll_interval", max_poll_interval),
-        ):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not 0 < value < math.inf
-            ):
-                msg = f"{name} must be a positive number of seconds"
-                raise ValidationError(msg, field=name)
+        timeout, poll_interval, max_poll_interval = _wait_arguments(
+            timeout, poll_interval, max_poll_interval
+        )
         polls = Backoff(first=poll_interval, cap=max_poll_interval, factor=1.5)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -354,6 +366,29 @@ class Payouts:
                 await asyncio.sleep(pause)
         msg = f"payout {last4(out_trade_no)} is not final after {timeout:g} s"
         raise WaitTimeoutError(msg, out_trade_no=out_trade_no, last_order=last)
+
+
+def _wait_arguments(*values: float) -> tuple[float, float, float]:
+    """``wait_until_final``'s timeout and intervals, checked and as floats."""
+    checked = []
+    for name, value in zip(("timeout", "poll_interval", "max_poll_interval"), values, strict=True):
+        # A zero interval would poll the gateway in a tight loop; compared before any float
+        # arithmetic, because loop.time() + 10**400 raises OverflowError.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value <= _MAX_WAIT
+        ):
+            msg = f"{name} must be a positive number of seconds, at most {_MAX_WAIT:g}"
+            raise ValidationError(msg, field=name)
+        checked.append(float(value))
+    return checked[0], checked[1], checked[2]
+
+
+def _check_concurrency(concurrency: object) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        msg = "concurrency must be a positive integer"
+        raise ValidationError(msg, field="concurrency")
 
 
 async def _within(awaitable: Awaitable[T], seconds: float) -> T:

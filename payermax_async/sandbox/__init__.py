@@ -18,12 +18,13 @@ from __future__ import annotations
 from .faults import Fault, FaultKind, FaultSet
 from .gateway import API_PREFIX, DEFAULT_APP_ID, DEFAULT_MERCHANT_NO, SandboxGateway
 from .ledger import Ledger, SandboxOrder
-from .notifier import NOTIFY_SCHEDULE, Delivery
+from .notifier import NOTIFY_OFFSETS, NOTIFY_SCHEDULE, Delivery
 
 __all__ = [
     "API_PREFIX",
     "DEFAULT_APP_ID",
     "DEFAULT_MERCHANT_NO",
+    "NOTIFY_OFFSETS",
     "NOTIFY_SCHEDULE",
     "Delivery",
     "Fault",

@@ -1,14 +1,18 @@
 """The gateway's request processing: envelope checks, then the four payout APIs.
 
-Pure request → answer-document logic over the ledger, free of HTTP and faults (``gateway.py`` owns
-those). Every refusal is a :class:`Rejected` turned into PayerMax's ``{"code","msg"}``.
+Request → answer-document logic over the ledger, free of faults and of answering (``gateway.py``
+owns those); :func:`read_body` only reads a request body within its size limit. Every refusal is a
+:class:`Rejected` turned into PayerMax's ``{"code","msg"}``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+
+from aiohttp import web
 
 from ..errors import SignatureError
 from ..models.payouts import PayoutStatus
@@ -17,7 +21,16 @@ from ..signing import RsaVerifier
 from ._validation import Rejected, check_batch_query, check_payout, check_query, field_verdicts
 from .ledger import Ledger, SandboxOrder
 
-__all__ = ["APIS", "MAX_CLOCK_SKEW", "PayoutApis", "parse_body"]
+__all__ = [
+    "APIS",
+    "KEY_VERSIONS",
+    "MAX_CLOCK_SKEW",
+    "MAX_REQUEST_BYTES",
+    "VERSIONS",
+    "PayoutApis",
+    "parse_body",
+    "read_body",
+]
 
 #: The apiNames served under ``/aggregate-pay/api/gateway/``.
 APIS = frozenset(
@@ -25,6 +38,17 @@ APIS = frozenset(
 )
 #: PayerMax refuses a requestTime further than this from its clock (REQ_TIME_OVER_TIME).
 MAX_CLOCK_SKEW = timedelta(minutes=2)
+#: Request bodies larger than this are refused before parsing.
+MAX_REQUEST_BYTES = 1024 * 1024
+#: The payout API versions the gateway speaks (docs/protocol.md §2).
+VERSIONS = frozenset({"1.4"})
+#: The merchant key versions the gateway holds a key for (the sandbox has one merchant key).
+KEY_VERSIONS = frozenset({"1"})
+# requestTime as PayerMax documents it, yyyy-MM-dd'T'HH:mm:ss.SSSXXX: milliseconds and an offset
+# ("Z" or ±hh:mm) are required; a time without an offset means nothing to a gateway abroad.
+_REQUEST_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}(Z|[+-][0-9]{2}:[0-9]{2})"
+)
 _SUCCESS_MSG = "Success."
 
 
@@ -100,7 +124,14 @@ class PayoutApis:
             if not isinstance(document.get(key), str) or not document[key]:
                 msg = f"The {key} is required."
                 raise Rejected(msg)
-        sent_at = parse_time(document["requestTime"])
+        if document["version"] not in VERSIONS:
+            msg = "The version is incorrect."
+            raise Rejected(msg)
+        if document["keyVersion"] not in KEY_VERSIONS:
+            msg = "The keyVersion is incorrect."
+            raise Rejected(msg)
+        request_time = str(document["requestTime"])
+        sent_at = parse_time(request_time) if _REQUEST_TIME.fullmatch(request_time) else None
         if sent_at is None:
             msg = "The requestTime is incorrect."
             raise Rejected(msg)
@@ -155,9 +186,27 @@ class PayoutApis:
 
 
 def parse_body(raw: bytes) -> Mapping[str, object] | None:
-    """The request body as a JSON object, or ``None`` if it is not one."""
+    """The request body as a JSON object, or ``None`` if it is not one (including JSON nested
+    too deep to read, and escapes of lone surrogates, which no UTF-8 answer could carry back)."""
     try:
         document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        if b"\\u" in raw:  # only an escape can smuggle a lone surrogate into valid UTF-8
+            json.dumps(document, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError: refused
+    except (ValueError, RecursionError):  # ValueError covers the decoding errors
         return None
     return document if isinstance(document, dict) else None
+
+
+async def read_body(request: web.BaseRequest) -> bytes | None:
+    """The request body, or ``None`` when it is larger than ``MAX_REQUEST_BYTES`` (a declared
+    length is refused before reading; a chunked body is read no further than the limit)."""
+    if (request.content_length or 0) > MAX_REQUEST_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -3,7 +3,10 @@
 Independent of the client's local checks (``payermax_async.protocol.rules``) on purpose: the sandbox plays the
 server, so its rules are written from the OpenAPI file (required fields, max lengths, formats) and
 answer the way PayerMax does: one ``PARAMS_INVALID`` message per refused request ("The targetOrg is
-incorrect."), or per-field verdicts for ``paymentFieldValidation``. Only the max-length table is shared.
+incorrect."), or per-field verdicts for ``paymentFieldValidation``. What both sides must judge alike
+is shared: the field table with its lengths (``protocol.fields``), the value formats
+(``protocol.formats``) and the currency precision table (``protocol.currencies``), so an amount the
+client lets through the sandbox accepts, and the other way round.
 
 Sandbox-specific account rules (documented, so tests can rely on them): a ``WALLET`` account number,
 and a ``BANK_TRANSFER`` account number in Indonesia, must be digits (an optional leading ``+``).
@@ -15,18 +18,14 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import attrs
 
-from ..protocol.rules import (
-    PAYOUT_SPEC,
-    VALIDATION_SPEC,
-    Spec,
-    currency_decimals,
-    get_path,
-    is_date,
-)
+from ..models.payouts import PayoutStatus
+from ..protocol.currencies import amount_decimals
+from ..protocol.fields import PAYOUT_SPEC, VALIDATION_SPEC, Spec
+from ..protocol.formats import COUNTRY, has_control_characters, is_date, is_http_url
+from ..protocol.rules import TARGET_ORG_METHODS, get_path
 
 __all__ = [
     "BatchQuery",
@@ -38,9 +37,12 @@ __all__ = [
 ]
 
 _OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_]{1,63}")
-_COUNTRY = re.compile(r"[A-Z]{2}")
+_COUNTRY = COUNTRY
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_AMOUNT = re.compile(r"\d{1,12}(\.\d{1,6})?")
+# ASCII digits only (\d would also take "١٠٠"); the 12-character limit is checked with the lengths.
+_AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
+_PAYEE_COUNTRIES = ("payeeInfo.payeeNationality", "payeeInfo.payeeBirthCountry")
+_STATUSES = frozenset(status.value for status in PayoutStatus)
 _CODE = re.compile(r"[A-Za-z0-9_]{1,64}")
 _DIGITS = re.compile(r"\+?\d{4,40}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
@@ -133,6 +135,8 @@ def _check_shapes(data: Mapping[str, object], spec: Spec) -> None:
         limit = _max_length(spec, path)
         if limit is not None and len(value) > limit:
             raise Rejected(_too_long(_leaf(path), limit))
+        if has_control_characters(value):
+            raise _incorrect(path)
 
 
 def account_problem(data: Mapping[str, object]) -> str | None:
@@ -160,11 +164,16 @@ def _check_common(data: Mapping[str, object]) -> None:
     if not _CODE.fullmatch(method):
         raise _incorrect("payeeInfo.paymentMethodType")
     target_org = _text(data, "payeeInfo.targetOrg")
-    if (method == "WALLET" and not target_org) or (target_org and not _CODE.fullmatch(target_org)):
+    needs_org = method in TARGET_ORG_METHODS
+    if (needs_org and not target_org) or (target_org and not _CODE.fullmatch(target_org)):
         raise _incorrect("payeeInfo.targetOrg")
     gender = _text(data, "payeeInfo.payeeGender")
     if gender and gender not in _GENDERS:
         raise _incorrect("payeeInfo.payeeGender")
+    for path in _PAYEE_COUNTRIES:
+        value = _text(data, path)
+        if value and not _COUNTRY.fullmatch(value):
+            raise _incorrect(path)
 
 
 def check_payout(data: object) -> Mapping[str, object]:
@@ -191,11 +200,18 @@ def check_payout(data: object) -> Mapping[str, object]:
     if not _AMOUNT.fullmatch(amount_text):
         raise _incorrect("trade.amount")
     amount = Decimal(amount_text)
-    decimals = len(amount_text.partition(".")[2].rstrip("0"))
-    if amount <= 0 or decimals > currency_decimals(currency):
+    # Decimals as written: "150000.00" has two, which IDR does not take (the client's rule too).
+    decimals = len(amount_text.partition(".")[2])
+    allowed = amount_decimals(
+        currency, _text(data, "country"), _text(data, "payeeInfo.paymentMethodType")
+    )
+    if amount <= 0 or decimals > allowed:
         msg = "The amount is invalid."
         raise Rejected(msg, code="AMOUNT_INVALID")
     _check_common(data)
+    registration = _text(data, "payerInfo.registrationCountry")
+    if registration and not _COUNTRY.fullmatch(registration):
+        raise _incorrect("payerInfo.registrationCountry")
     _required(data, "payeeInfo.accountInfo.accountNo")
     if account_problem(data) is not None:
         msg = "The payment account info format is incorrect."
@@ -213,10 +229,8 @@ def check_payout(data: object) -> Mapping[str, object]:
         if value and not is_date(value):
             raise _incorrect(path)
     notify_url = _text(data, "notifyUrl")
-    if notify_url:
-        parts = urlsplit(notify_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise _incorrect("notifyUrl")
+    if notify_url and not is_http_url(notify_url):
+        raise _incorrect("notifyUrl")
     return data
 
 
@@ -333,8 +347,19 @@ def _positive_int(data: Mapping[str, object], key: str, default: int) -> int:
     return number
 
 
+def _filter(data: Mapping[str, object], key: str) -> str | None:
+    """An optional batch-query filter: absent or empty means none; anything but text is refused."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _incorrect(key)
+    return value
+
+
 def check_batch_query(data: object) -> BatchQuery:
-    """Check ``paymentOrderBatchQry`` data: window ≤ 1 day, ``pageSize`` ≤ 100, 1-based pages."""
+    """Check ``paymentOrderBatchQry`` data: window ≤ 1 day, ``pageSize`` ≤ 100, 1-based pages, and
+    filters with known values only (a payout status, an alpha-2 country)."""
     if not isinstance(data, Mapping):
         msg = "The data is incorrect."
         raise Rejected(msg)
@@ -350,8 +375,12 @@ def check_batch_query(data: object) -> BatchQuery:
     if page_size > MAX_PAGE_SIZE:
         msg = f"The pageSize should not exceed {MAX_PAGE_SIZE}."
         raise Rejected(msg)
-    status = _text(data, "status") or None
-    country = _text(data, "country") or None
+    status = _filter(data, "status")
+    if status is not None and status not in _STATUSES:
+        raise _incorrect("status")
+    country = _filter(data, "country")
+    if country is not None and not _COUNTRY.fullmatch(country):
+        raise _incorrect("country")
     return BatchQuery(
         begin=begin,
         end=end,

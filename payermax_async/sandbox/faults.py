@@ -51,6 +51,10 @@ class FaultKind(str, enum.Enum):
     #: Commit the order, then answer the error ``code`` without a ``sign`` header: what a proxy on
     #: the network path that rewrites answers would produce. The SDK must not believe it.
     TAMPERED_AFTER_COMMIT = "TAMPERED_AFTER_COMMIT"
+    #: Commit the order, answer normally, and notify its ``PENDING`` status (with ``subStatus``)
+    #: before the outcome's notification: PayerMax may notify sub-status changes, so receivers
+    #: must take a PENDING notification (and never let it rewind a later status).
+    NOTIFY_PENDING = "NOTIFY_PENDING"
 
     @property
     def before_commit(self) -> bool:

@@ -26,7 +26,7 @@ from ..protocol.envelope import utc_now
 from ..signing import RsaSigner, RsaVerifier
 from ..signing.keys import KeyPair, generate_keypair
 from ._answers import Answers, abort
-from ._api import APIS, PayoutApis, parse_body
+from ._api import APIS, PayoutApis, parse_body, read_body
 from ._tasks import TaskTracker
 from .faults import FaultKind, FaultSet
 from .ledger import Ledger, SandboxOrder, outcome_for
@@ -37,8 +37,6 @@ __all__ = ["API_PREFIX", "DEFAULT_APP_ID", "DEFAULT_MERCHANT_NO", "SandboxGatewa
 API_PREFIX = "/aggregate-pay/api/gateway"
 DEFAULT_APP_ID = "3b242b56a8b64274bcc37dac281120e3"
 DEFAULT_MERCHANT_NO = "010213834123456"
-#: Request bodies larger than this are refused before parsing.
-MAX_REQUEST_BYTES = 1024 * 1024
 _JSON = "application/json;charset=UTF-8"
 _CLOSE_PASSES = 5
 
@@ -55,7 +53,8 @@ class SandboxGateway:
         app_id: the appId the gateway accepts.
         merchant_no: the merchant number the gateway accepts.
         processing_delay: seconds before a payout reaches its outcome (and its notification).
-        time_scale: multiplies the notification retry schedule (0 s, 30 s, 5 min, 10 min, 1 h, 12 h).
+        time_scale: multiplies the notification retry gaps (0 s, 30 s, 5 min, 10 min, 1 h, 12 h, each
+            counted from the previous attempt: ``NOTIFY_SCHEDULE``).
         seed: seeds the fault RNG.
         clock: the gateway's clock (timezone-aware UTC); e.g. to provoke ``REQ_TIME_OVER_TIME``.
         notify_url: the dashboard's notification URL, used for orders without ``notifyUrl``.
@@ -282,20 +281,24 @@ class SandboxGateway:
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         api = request.path[len(API_PREFIX) + 1 :] if request.path.startswith(API_PREFIX) else ""
-        if api not in APIS:
-            return web.Response(status=404, text="Not Found")
-        if request.method != "POST":
+        if api not in APIS or request.method != "POST":
+            # Counted too: a test proving that nothing reached the gateway must see these.
+            self.ledger.record_post(api or request.path, None)
+            if api not in APIS:
+                return web.Response(status=404, text="Not Found")
             return web.Response(status=405, text="Method Not Allowed")
-        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+        raw = await read_body(request)
+        if raw is None:
+            self.ledger.record_post(api, None)
             return self._answers.signed(
                 {"code": "PARAMS_INVALID", "msg": "The request is too large."}
             )
-        raw = await request.read()
         document = parse_body(raw)
         data = document.get("data") if document is not None else None
-        out_trade_no = data.get("outTradeNo") if isinstance(data, Mapping) else None
-        self.ledger.record_post(api, out_trade_no if isinstance(out_trade_no, str) else None)
-        fault = self.faults.draw(api, out_trade_no if isinstance(out_trade_no, str) else None)
+        number = data.get("outTradeNo") if isinstance(data, Mapping) else None
+        out_trade_no = number if isinstance(number, str) else None
+        self.ledger.record_post(api, out_trade_no)
+        fault = self.faults.draw(api, out_trade_no)
         if fault is not None and fault.kind is FaultKind.COMMIT_LATE:
             sign = request.headers.get("sign")
             late = asyncio.ensure_future(self._commit_late(fault.delay, api, raw, document, sign))
@@ -309,7 +312,18 @@ class SandboxGateway:
         answer = self._apis.process(api, raw, document, request.headers.get("sign"))
         if fault is None:
             return self._answers.signed(answer)
+        if fault.kind is FaultKind.NOTIFY_PENDING:
+            self._notify_pending(answer, out_trade_no)
+            return self._answers.signed(answer)
         return await self._answers.after_commit(request, fault, answer, self._stopping)
+
+    def _notify_pending(self, answer: Mapping[str, object], out_trade_no: str | None) -> None:
+        """Announce a just-committed payout's PENDING status (with its sub-status) before its
+        outcome, as PayerMax may do when the sub-status changes."""
+        order = self.ledger.orders.get(out_trade_no or "")
+        accepted = answer.get("code") == "APPLY_SUCCESS"
+        if accepted and order is not None and order.status is PayoutStatus.PENDING:
+            self._notifier.notify(order)
 
     async def _commit_late(
         self,

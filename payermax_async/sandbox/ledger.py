@@ -17,8 +17,8 @@ from types import MappingProxyType
 import attrs
 
 from ..models.payouts import PayoutStatus
+from ..protocol.currencies import amount_decimals
 from ..protocol.envelope import utc_now
-from ..protocol.rules import currency_decimals
 
 __all__ = [
     "FAILURE_CODE",
@@ -93,6 +93,10 @@ class SandboxOrder:
         history: every status it has had, in order.
         response_code: why it failed (``INVALID_ACCOUNT``), else ``""``.
         response_msg: the failure's message, else ``""``.
+        pay_finish_time: when it succeeded.
+        bounce_back_time: when it bounced back.
+        funds_return_time: when the money went back to the merchant (``FAILED``, ``BOUNCEBACK``).
+        reference_id: the receiving institution's reference, once paid (``additionalIdentifier``).
     """
 
     out_trade_no: str
@@ -106,6 +110,8 @@ class SandboxOrder:
     response_msg: str = ""
     pay_finish_time: datetime | None = None
     bounce_back_time: datetime | None = None
+    funds_return_time: datetime | None = None
+    reference_id: str = ""
 
     def move_to(self, status: PayoutStatus, at: datetime) -> None:
         """Advance to ``status`` (the gateway's own transitions), stamping the matching times."""
@@ -113,32 +119,23 @@ class SandboxOrder:
         self.history.append(status)
         if status is PayoutStatus.SUCCESS:
             self.pay_finish_time = at
+            self.reference_id = f"{at.astimezone(timezone.utc):%Y%m%d}SANDBOX{self.trade_no[-12:]}"
         elif status is PayoutStatus.FAILED:
             self.response_code, self.response_msg = FAILURE_CODE, FAILURE_MSG
+            self.funds_return_time = at
         elif status is PayoutStatus.BOUNCEBACK:
             self.bounce_back_time = at
+            self.funds_return_time = at
 
     def to_wire(self) -> dict[str, object]:
-        """The order as ``paymentOrderQry``, the batch query and notifications return it."""
+        """The order as ``paymentOrderQry``, the batch query and notifications return it.
+
+        ``trade.amount`` is echoed exactly as sent; the amounts PayerMax computes (source and
+        destination amounts, fees, taxes) are written at the currency's precision in plain decimal
+        form, as in PayerMax's own example (``"3223.00"``, ``"0.59"``, ``"0.00"``).
+        """
         currency = _text(self.data, "trade", "currency")
-        raw_amount = _text(self.data, "trade", "amount")
-        amount = _decimal(raw_amount) or Decimal(0)
-        quantum = Decimal(1).scaleb(-currency_decimals(currency)) if currency else Decimal(1)
-        fee = (amount * FEE_RATE).quantize(quantum, rounding=ROUND_HALF_UP)
-        zero = Decimal(0).quantize(quantum)
-        target = _text(self.data, "destinationCurrency") or currency
-
-        def side(total: Decimal, side_fee: Decimal, side_currency: str) -> dict[str, object]:
-            return {
-                "amount": str(total.quantize(quantum)),
-                "currency": side_currency,
-                "exchangeRate": "1.0000000000",
-                "fee": str(side_fee),
-                "feeCurrency": side_currency,
-                "tax": str(zero),
-                "taxCurrency": side_currency,
-            }
-
+        source, destination = _funds(self.data, currency)
         wire: dict[str, object] = {
             "outTradeNo": self.out_trade_no,
             "tradeNo": self.trade_no,
@@ -148,24 +145,55 @@ class SandboxOrder:
             wire["subStatus"] = "TRANSMIT"
         wire.update(
             {
-                "trade": {"amount": raw_amount, "currency": currency},
-                # docs/protocol.md §9: the merchant's account is debited the amount plus the fee.
-                "source": side(amount + fee, fee, currency),
-                "destination": side(amount, zero, target),
+                "trade": {"amount": _text(self.data, "trade", "amount"), "currency": currency},
+                "source": source,
+                "destination": destination,
                 "responseCode": self.response_code,
                 "responseMsg": self.response_msg,
                 "reference": _text(self.data, "reference"),
                 "redeemCode": "",
                 "expiryTime": "",
                 "transactionUtcTime": format_wire_time(self.created_at),
+                # The merchant's balance is debited when the order is accepted.
+                "fundsFreezeTime": format_wire_time(self.created_at),
+                "fundsReturnTime": _time_or_empty(self.funds_return_time),
                 "payFinishTime": _time_or_empty(self.pay_finish_time),
                 "bounceBackTime": _time_or_empty(self.bounce_back_time),
+                "additionalIdentifier": {"referenceId": self.reference_id},
             }
         )
         for key in ("notifyEmail", "notifyPhone"):
             if _text(self.data, key):
                 wire[key] = _text(self.data, key)
         return wire
+
+
+def _funds(
+    data: Mapping[str, object], currency: str
+) -> tuple[dict[str, object], dict[str, object]]:
+    """The order's source and destination sides: docs/protocol.md §9, the merchant's account is
+    debited the amount plus the sandbox's fee; amounts at the currency's precision."""
+    amount = _decimal(_text(data, "trade", "amount")) or Decimal(0)
+    decimals = amount_decimals(
+        currency, _text(data, "country"), _text(data, "payeeInfo", "paymentMethodType")
+    )
+    quantum = Decimal(1).scaleb(-decimals) if currency else Decimal(1)
+    fee = (amount * FEE_RATE).quantize(quantum, rounding=ROUND_HALF_UP)
+    zero = Decimal(0).quantize(quantum)
+
+    def side(total: Decimal, side_fee: Decimal, side_currency: str) -> dict[str, object]:
+        return {
+            "amount": format(total.quantize(quantum), "f"),
+            "currency": side_currency,
+            "exchangeRate": "1.0000000000",
+            "fee": format(side_fee, "f"),
+            "feeCurrency": side_currency,
+            "tax": format(zero, "f"),
+            "taxCurrency": side_currency,
+        }
+
+    target = _text(data, "destinationCurrency") or currency
+    return side(amount + fee, fee, currency), side(amount, zero, target)
 
 
 def _time_or_empty(moment: datetime | None) -> str:
@@ -186,11 +214,14 @@ class Ledger:
         return MappingProxyType(self._orders)
 
     def record_post(self, api: str, out_trade_no: str | None) -> None:
-        """Count one HTTP POST (called before any fault acts)."""
+        """Count one HTTP request (called before any fault acts). Every request is counted: also
+        oversized bodies (under their API, without a number), unknown paths (under the path) and
+        other methods than POST."""
         self._posts[(api, out_trade_no)] += 1
 
     def post_count(self, api: str | None = None, out_trade_no: str | None = None) -> int:
-        """How many HTTP POSTs reached the gateway, optionally only for one API and/or outTradeNo."""
+        """How many HTTP requests reached the gateway, optionally only for one API (or unknown
+        path) and/or outTradeNo; with no argument, every request of any kind."""
         return sum(
             count
             for (post_api, post_no), count in self._posts.items()

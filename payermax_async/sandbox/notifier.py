@@ -1,13 +1,19 @@
 """Signed ``PAYOUT`` result notifications, POSTed to the order's ``notifyUrl`` with PayerMax's retries.
 
-PayerMax retries a notification at 0 s, 30 s, 5 min, 10 min, 1 h and 12 h until the merchant answers
-HTTP 200 with a JSON body whose ``code`` is ``SUCCESS`` (docs/protocol.md §7). The sandbox multiplies that
-schedule by ``time_scale`` so tests run in milliseconds. It only ever posts to loopback addresses.
+PayerMax retries a notification on the schedule 0 s, 30 s, 5 min, 10 min, 1 h, 12 h until the merchant
+answers HTTP 200 with a JSON body whose ``code`` is ``SUCCESS`` (docs/protocol.md §7). PayerMax's text
+does not say whether those are offsets from the first attempt or gaps between attempts; the sandbox
+**[decided]** takes them as gaps (:data:`NOTIFY_SCHEDULE`): each is the wait before an attempt, counted
+from the previous attempt (the first from the status change), so the attempts happen at the offsets
+:data:`NOTIFY_OFFSETS` = 0 s, 30 s, 5 min 30 s, 15 min 30 s, 1 h 15 min 30 s and 13 h 15 min 30 s.
+The sandbox multiplies the gaps by ``time_scale`` so tests run in milliseconds. It only ever posts to
+loopback addresses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -22,10 +28,13 @@ from ..signing import RsaSigner
 from ._tasks import TaskTracker
 from .ledger import SandboxOrder, format_wire_time
 
-__all__ = ["NOTIFY_SCHEDULE", "Delivery", "Notifier", "is_loopback_url"]
+__all__ = ["NOTIFY_OFFSETS", "NOTIFY_SCHEDULE", "Delivery", "Notifier", "is_loopback_url"]
 
-#: Seconds before each delivery attempt, as PayerMax documents it (before ``time_scale``).
+#: The gaps: seconds waited before each delivery attempt, counted from the previous attempt (the
+#: first from the status change), before ``time_scale``.
 NOTIFY_SCHEDULE: tuple[float, ...] = (0.0, 30.0, 300.0, 600.0, 3600.0, 43200.0)
+#: The same schedule as offsets: seconds from the status change to each attempt.
+NOTIFY_OFFSETS: tuple[float, ...] = tuple(itertools.accumulate(NOTIFY_SCHEDULE))
 #: How long the sandbox waits for the merchant's reply to one delivery.
 DELIVERY_TIMEOUT = aiohttp.ClientTimeout(total=10.0)
 _MAX_REPLY_BYTES = 64 * 1024
@@ -166,7 +175,7 @@ class Notifier:
         )
 
     async def _deliver(self, notification: _Notification) -> None:
-        for pause in NOTIFY_SCHEDULE:
+        for pause in NOTIFY_SCHEDULE:  # gaps: each wait counts from the previous attempt
             await asyncio.sleep(pause * self._time_scale)
             if (await self._attempt(notification)).acked:
                 return

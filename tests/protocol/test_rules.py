@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -183,46 +184,63 @@ def _model(**changes: Any) -> PayoutRequest:
         out_trade_no="PO20261129000001",
         country="ID",
         trade=Trade(amount=Decimal("150000"), currency="IDR"),
-        payee_info=PayeeInfo(payment_method_type="WALLET", account_info=AccountInfo("0812")),
+        payee_info=PayeeInfo(
+            payment_method_type="WALLET", account_info=AccountInfo("0812"), target_org="DANA"
+        ),
     )
     return attrs.evolve(base, **changes)
 
 
-@pytest.mark.parametrize(
-    ("changes", "field"),
-    [
-        ({"out_trade_no": "PO-1"}, "outTradeNo"),
-        ({"country": "id"}, "country"),
-        ({"trade": Trade(amount=Decimal("100.5"), currency="IDR")}, "trade.amount"),
-        ({"trade": Trade(amount=Decimal("0"), currency="USD")}, "trade.amount"),
-        ({"trade": Trade(amount=Decimal("-1"), currency="USD")}, "trade.amount"),
-        ({"trade": Trade(amount=Decimal("1.2345"), currency="BHD")}, "trade.amount"),
-        ({"trade": Trade(amount=Decimal("1234567890123"), currency="IDR")}, "trade.amount"),
-        ({"trade": Trade(amount=Decimal("1"), currency="usd")}, "trade.currency"),
-        ({"notify_url": "ftp://example.com"}, "notifyUrl"),
-        (
-            {"payee_info": PayeeInfo(payment_method_type="", account_info=AccountInfo("1"))},
-            "payeeInfo.paymentMethodType",
-        ),
-        (
-            {"payee_info": PayeeInfo(payment_method_type="WALLET")},
-            "payeeInfo.accountInfo.accountNo",
-        ),
-        (
-            {"payee_info": PayeeInfo("WALLET", AccountInfo("1"), email="nope")},
-            "payeeInfo.email",
-        ),
-        (
-            {"payee_info": PayeeInfo("WALLET", AccountInfo("1" * 129))},
-            "payeeInfo.accountInfo.accountNo",
-        ),
-    ],
-)
+def _wallet(**fields: Any) -> PayeeInfo:
+    return PayeeInfo(payment_method_type="WALLET", target_org="DANA", **fields)
+
+
+# Each case builds its changes when run: a Trade refuses a bad amount when it is made (issue 12).
+MODEL_REFUSED: list[tuple[Callable[[], dict[str, Any]], str]] = [
+    (lambda: {"out_trade_no": "PO-1"}, "outTradeNo"),
+    (lambda: {"country": "id"}, "country"),
+    (lambda: {"trade": Trade(amount=Decimal("100.5"), currency="IDR")}, "trade.amount"),
+    (lambda: {"trade": Trade(amount=Decimal("0"), currency="USD")}, "trade.amount"),
+    (lambda: {"trade": Trade(amount=Decimal("-1"), currency="USD")}, "trade.amount"),
+    (lambda: {"trade": Trade(amount=Decimal("1.2345"), currency="BHD")}, "trade.amount"),
+    (lambda: {"trade": Trade(amount=Decimal("1234567890123"), currency="IDR")}, "trade.amount"),
+    (lambda: {"trade": Trade(amount=Decimal("1"), currency="usd")}, "trade.currency"),
+    (lambda: {"notify_url": "ftp://example.com"}, "notifyUrl"),
+    (
+        lambda: {"payee_info": PayeeInfo(payment_method_type="", account_info=AccountInfo("1"))},
+        "payeeInfo.paymentMethodType",
+    ),
+    (lambda: {"payee_info": _wallet()}, "payeeInfo.accountInfo.accountNo"),
+    (
+        lambda: {
+            "payee_info": PayeeInfo(payment_method_type="WALLET", account_info=AccountInfo("1"))
+        },
+        "payeeInfo.targetOrg",
+    ),
+    (
+        lambda: {"payee_info": _wallet(account_info=AccountInfo("1"), email="nope")},
+        "payeeInfo.email",
+    ),
+    (
+        lambda: {"payee_info": _wallet(account_info=AccountInfo("1" * 129))},
+        "payeeInfo.accountInfo.accountNo",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), MODEL_REFUSED, ids=[f for _, f in MODEL_REFUSED])
 async def test_model_refused_before_io(
-    client: PayerMaxClient, gateway_mock: aioresponses, changes: dict[str, Any], field: str
+    client: PayerMaxClient,
+    gateway_mock: aioresponses,
+    changes: Callable[[], dict[str, Any]],
+    field: str,
 ) -> None:
-    """A model gets the same verdicts as a mapping, before any I/O."""
-    await _refused(client, gateway_mock, _model(**changes), field)
+    """A model gets the same verdicts as a mapping (when it is built, or at create()), before I/O."""
+    with pytest.raises(ValidationError) as info:
+        await client.payouts.create(_model(**changes()))
+    assert info.value.field == field
+    assert field in str(info.value)
+    assert request_count(gateway_mock) == 0
 
 
 # -------------------------------------------------------------------- maxLength from OpenAPI

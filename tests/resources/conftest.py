@@ -1,4 +1,5 @@
-"""Fixtures for these tests: a client against a mocked or loopback gateway, reference data."""
+"""Fixtures for these tests: a client against a mocked or loopback gateway, reference data, and a
+sandbox gateway with a fixed fault seed and instant outcomes."""
 
 from __future__ import annotations
 

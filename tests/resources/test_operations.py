@@ -273,7 +273,7 @@ async def test_create_never_changes_out_trade_no(
         out_trade_no="W_2026_0001",
         country="ID",
         trade=Trade(amount="150000", currency="IDR"),
-        payee_info=PayeeInfo("WALLET", AccountInfo("0812")),
+        payee_info=PayeeInfo("WALLET", AccountInfo("0812"), target_org="DANA"),
     )
     answer = {"code": "APPLY_SUCCESS", "data": {"outTradeNo": "W_2026_0001", "tradeNo": "T"}}
     gateway_mock.post(
