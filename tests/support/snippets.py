@@ -29,9 +29,7 @@ __all__ = ["ROOT", "RUN_KINDS", "Block", "blocks_in", "pytest_file", "sandbox_en
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_KINDS = ("run", "run: sandbox-env", "run: pytest")
-_BLOCK = re.compile(
-    r"(?:<!-- (?P<marker>[^\n]*?) -->\n)?```python\n(?P<code>.*?)\n```", re.DOTALL
-)
+_BLOCK = re.compile(r"(?:<!-- (?P<marker>[^\n]*?) -->\n)?```python\n(?P<code>.*?)\n```", re.DOTALL)
 
 
 @dataclass(frozen=True)
