@@ -588,11 +588,11 @@ async def main(argv: list[str] | None = None) -> int:
                 f"started ({pays} pay requests)."
             )
         if gateway is not None and spec.redis_url is not None:
-            await _forget_run(spec)
+            await forget_run(spec)
     return 0
 
 
-async def _forget_run(spec: StoreSpec) -> None:
+async def forget_run(spec: StoreSpec) -> None:
     """Delete this demo run's journal keys (the sandbox's payouts died with it)."""
     import redis.asyncio as redis_asyncio
 
