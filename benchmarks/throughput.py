@@ -104,27 +104,39 @@ async def bench_stores(
         subjects: list[tuple[str, Callable[[], IdempotencyStore]]] = [
             ("SQLiteStore (temp file, synchronous=FULL)", lambda: SQLiteStore(Path(tmp) / "j.db")),
         ]
-        redis_store = _redis_factory(redis_url)
+        prefix = redis_prefix()
+        redis_store = _redis_factory(redis_url, prefix)
         if redis_store is not None:
             subjects.append(("RedisStore (127.0.0.1:6379)", redis_store))
-        for name, factory in subjects:
-            async with (
-                _client(gateway, MemoryStore()) as memory,
-                _client(gateway, factory()) as other,
-            ):
-                rows = await _alternate(
-                    lambda no, c=memory: c.payouts.create(payout(no)),
-                    lambda no, c=other: c.payouts.create(payout(no)),
-                    rounds,
-                    count,
+        try:
+            for name, factory in subjects:
+                async with (
+                    _client(gateway, MemoryStore()) as memory,
+                    _client(gateway, factory()) as other,
+                ):
+                    rows = await _alternate(
+                        lambda no, c=memory: c.payouts.create(payout(no)),
+                        lambda no, c=other: c.payouts.create(payout(no)),
+                        rounds,
+                        count,
+                    )
+                results.append(
+                    _summary(f"create: {name} vs MemoryStore", rows, count, reference="memory")
                 )
-            results.append(
-                _summary(f"create: {name} vs MemoryStore", rows, count, reference="memory")
-            )
+        finally:
+            if redis_store is not None and redis_url:
+                # The sandbox's payouts die with it: their journal records have no TTL, so the
+                # run deletes them rather than leave thousands of keys in a shared Redis.
+                await _forget(redis_url, prefix)
     return results
 
 
-def _redis_factory(url: str | None) -> Callable[[], IdempotencyStore] | None:
+def redis_prefix() -> str:
+    """The RedisStore key prefix of one benchmark run in this process (``payermax-bench:<pid>:...``)."""
+    return f"payermax-bench:{os.getpid()}:{time.monotonic_ns()}:"
+
+
+def _redis_factory(url: str | None, prefix: str) -> Callable[[], IdempotencyStore] | None:
     if not url:
         return None
     try:
@@ -133,8 +145,20 @@ def _redis_factory(url: str | None) -> Callable[[], IdempotencyStore] | None:
         return None
     from payermax_async.stores.redis import RedisStore
 
-    prefix = f"payermax-bench:{os.getpid()}:{time.monotonic_ns()}:"
     return lambda: RedisStore(url, prefix=prefix)
+
+
+async def _forget(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (the benchmark's journal records)."""
+    import redis.asyncio as redis_asyncio
+
+    client = redis_asyncio.Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+    finally:
+        await client.aclose()
 
 
 async def bench_latency(gateway: Gateway, count: int) -> dict[str, Any]:

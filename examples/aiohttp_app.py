@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from payermax_async import (
-    APIError,
-    IdempotencyConflictError,
     IdempotencyStore,
     MemoryStore,
     OrderNotFoundError,
@@ -38,18 +36,32 @@ from payermax_async import (
     PayerMaxError,
     PayoutNotification,
     PayoutOrder,
-    PayoutOutcomeUnknown,
     RetryPolicy,
-    TransportError,
-    ValidationError,
     WebhookVerifier,
     webhooks,
 )
-from payermax_async.errors import InvalidRequestError, RateLimitError
 from payermax_async.sandbox import SandboxGateway
 
+try:  # imported as examples.aiohttp_app (the tests, ``python -m examples.aiohttp_app``)
+    from examples.http_errors import (
+        IN_DOUBT,
+        NOT_FOUND,
+        Answer,
+        bad_request,
+        error_answer,
+        payee_invalid,
+    )
+except ModuleNotFoundError:  # ``python examples/aiohttp_app.py``: this folder is on sys.path
+    from http_errors import (  # type: ignore[no-redef,import-not-found]
+        IN_DOUBT,
+        NOT_FOUND,
+        Answer,
+        bad_request,
+        error_answer,
+        payee_invalid,
+    )
+
 WEBHOOK_PATH = "/payermax/notifications"
-IN_DOUBT = "IN_DOUBT"
 _RANK = {IN_DOUBT: -1, "PENDING": 0, "SUCCESS": 1, "FAILED": 1, "BOUNCEBACK": 2}
 _MAX_BODY = 16 * 1024
 
@@ -156,25 +168,17 @@ def payout_request(body: Mapping[str, object], notify_url: str | None) -> dict[s
     return request
 
 
+def respond(answer: Answer) -> web.Response:
+    """An :class:`Answer` of the shared mapping as an aiohttp response."""
+    return web.json_response(answer.body, status=answer.status)
+
+
 def error_response(exc: PayerMaxError, withdrawal_id: str, book: WithdrawalBook) -> web.Response:
-    """SDK errors as HTTP answers (the same mapping as the FastAPI example)."""
-    if isinstance(exc, PayoutOutcomeUnknown):
+    """SDK errors as HTTP answers (``http_errors.py``, shared with the FastAPI example)."""
+    answer = error_answer(exc, withdrawal_id)
+    if answer.in_doubt:
         book.update(withdrawal_id, IN_DOUBT)  # settled by the reconciler, under the same number
-        return web.json_response({"withdrawal_id": withdrawal_id, "status": IN_DOUBT}, status=202)
-    if isinstance(exc, ValidationError):
-        return web.json_response(
-            {"error": "invalid", "field": exc.field, "detail": str(exc)}, status=422
-        )
-    if isinstance(exc, IdempotencyConflictError):
-        return web.json_response({"error": "conflict"}, status=409)
-    if isinstance(exc, InvalidRequestError):
-        return web.json_response(
-            {"error": "rejected", "code": exc.code, "detail": exc.msg}, status=422
-        )
-    if isinstance(exc, RateLimitError | TransportError):
-        return web.json_response({"error": "unavailable"}, status=503)
-    code = exc.code if isinstance(exc, APIError) else type(exc).__name__
-    return web.json_response({"error": "provider_error", "code": code}, status=502)
+    return respond(answer)
 
 
 async def create_withdrawal(request: web.Request) -> web.Response:
@@ -187,15 +191,14 @@ async def create_withdrawal(request: web.Request) -> web.Response:
             raise BadRequest(msg)
         payout = payout_request(body, settings.notify_url)
     except (ValueError, BadRequest) as exc:
-        return web.json_response({"error": "bad_request", "detail": str(exc)}, status=400)
+        return respond(bad_request(str(exc)))
     withdrawal_id = str(payout["outTradeNo"])
     try:
         check = await client.payouts.validate(
             {"country": payout["country"], "payeeInfo": payout["payeeInfo"]}
         )
         if not check.ok:
-            failed = [{"field": f.field, "detail": f.error_msg} for f in check.failed_fields]
-            return web.json_response({"error": "payee_invalid", "fields": failed}, status=422)
+            return respond(payee_invalid(check))
         book.open(withdrawal_id, payout)
         result = await client.payouts.create(payout)
     except PayerMaxError as exc:
@@ -224,7 +227,7 @@ async def get_withdrawal(request: web.Request) -> web.Response:
             return error_response(exc, withdrawal_id, book)
     row = book.rows.get(withdrawal_id)
     if row is None:
-        return web.json_response({"error": "not_found"}, status=404)
+        return respond(NOT_FOUND)
     return web.json_response(
         {
             "withdrawal_id": row.withdrawal_id,

@@ -13,8 +13,9 @@ What it shows:
 - one :class:`PayerMaxClient` per process, opened in the lifespan and injected with ``Depends``;
 - ``POST /withdrawals`` validates the payee, pays with the merchant's withdrawal id as ``outTradeNo``
   and answers at once (202 with the payout's state); the final state arrives by webhook;
-- errors mapped once: ``ValidationError`` → 422, ``IdempotencyConflictError`` → 409,
-  ``PayoutOutcomeUnknown`` → 202 "in doubt" (retry with the **same** id, never a new one);
+- errors mapped once, in ``http_errors.py``, shared with the aiohttp example (same statuses, same
+  bodies): ``ValidationError`` → 422, ``IdempotencyConflictError`` → 409, ``PayoutOutcomeUnknown`` →
+  202 "in doubt" (retry with the **same** id, never a new one), a malformed body → 400;
 - the payout webhook mounted with ``webhooks.asgi_app`` under a prefix (Starlette answers a POST to a
   mount's exact path with a 307 redirect, which PayerMax does not follow);
 - a periodic reconciler for payouts in doubt and for payouts whose notification never came.
@@ -32,12 +33,11 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from payermax_async import (
-    APIError,
-    IdempotencyConflictError,
     IdempotencyStore,
     MemoryStore,
     OrderNotFoundError,
@@ -46,20 +46,34 @@ from payermax_async import (
     PayerMaxError,
     PayoutNotification,
     PayoutOrder,
-    PayoutOutcomeUnknown,
     RetryPolicy,
-    TransportError,
-    ValidationError,
     WebhookVerifier,
     webhooks,
 )
-from payermax_async.errors import InvalidRequestError, RateLimitError
 from payermax_async.sandbox import SandboxGateway
+
+try:  # imported as examples.fastapi_app (the tests, ``python -m examples.fastapi_app``)
+    from examples.http_errors import (
+        IN_DOUBT,
+        NOT_FOUND,
+        Answer,
+        bad_request,
+        error_answer,
+        payee_invalid,
+    )
+except ModuleNotFoundError:  # ``python examples/fastapi_app.py``: this folder is on sys.path
+    from http_errors import (  # type: ignore[no-redef,import-not-found]
+        IN_DOUBT,
+        NOT_FOUND,
+        Answer,
+        bad_request,
+        error_answer,
+        payee_invalid,
+    )
 
 #: Where the webhook is mounted, and the path PayerMax posts to (below the mount, never the mount).
 WEBHOOK_MOUNT = "/payermax"
 WEBHOOK_PATH = f"{WEBHOOK_MOUNT}/notifications"
-IN_DOUBT = "IN_DOUBT"
 # IN_DOUBT sits below PENDING: any answer from the gateway is more than we knew.
 _RANK = {IN_DOUBT: -1, "PENDING": 0, "SUCCESS": 1, "FAILED": 1, "BOUNCEBACK": 2}
 
@@ -180,28 +194,30 @@ def payout_request(body: WithdrawalIn, notify_url: str | None) -> dict[str, obje
     return request
 
 
+def respond(answer: Answer) -> JSONResponse:
+    """An :class:`Answer` of the shared mapping as a FastAPI response."""
+    return JSONResponse(answer.body, answer.status)
+
+
 def error_response(exc: PayerMaxError, withdrawal_id: str, book: WithdrawalBook) -> JSONResponse:
-    """One place that turns SDK errors into HTTP answers. Messages never hold payee data."""
-    if isinstance(exc, PayoutOutcomeUnknown):
-        # The payout may exist. Never retry under a new number: the reconciler (or a retried POST
-        # with the same withdrawal_id) settles it by asking the gateway first.
-        book.update(withdrawal_id, IN_DOUBT)
-        return JSONResponse(
-            {"withdrawal_id": withdrawal_id, "status": IN_DOUBT, "detail": str(exc)}, 202
-        )
-    if isinstance(exc, ValidationError):
-        return JSONResponse({"error": "invalid", "field": exc.field, "detail": str(exc)}, 422)
-    if isinstance(exc, IdempotencyConflictError):
-        detail = "this withdrawal_id was already used for a different payout; nothing was sent"
-        return JSONResponse({"error": "conflict", "detail": detail}, 409)
-    if isinstance(exc, InvalidRequestError):
-        return JSONResponse({"error": "rejected", "code": exc.code, "detail": exc.msg}, 422)
-    if isinstance(exc, RateLimitError | TransportError):
-        # Not sent (the SDK surfaces these only when no attempt may have reached the gateway).
-        detail = "payment provider unavailable; retry with the same withdrawal_id"
-        return JSONResponse({"error": "unavailable", "detail": detail}, 503)
-    code = exc.code if isinstance(exc, APIError) else type(exc).__name__
-    return JSONResponse({"error": "provider_error", "code": code}, 502)
+    """SDK errors as HTTP answers (``http_errors.py``). Messages never hold payee data."""
+    answer = error_answer(exc, withdrawal_id)
+    if answer.in_doubt:
+        book.update(withdrawal_id, IN_DOUBT)  # settled by the reconciler, under the same number
+    return respond(answer)
+
+
+async def malformed_body(request: Request, exc: Exception) -> JSONResponse:
+    """A body that is not a withdrawal: 400 like the aiohttp example (FastAPI would say 422).
+
+    Only the field names and the rules broken are given back, never the values sent.
+    """
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = "; ".join(
+        f"{'.'.join(str(part) for part in error.get('loc', ())[1:])}: {error.get('msg', '')}"
+        for error in errors
+    )
+    return respond(bad_request(detail or "the body must be a withdrawal JSON object"))
 
 
 def get_client(request: Request) -> PayerMaxClient:
@@ -280,6 +296,7 @@ def create_app(settings: Settings) -> FastAPI:
                     await store.aclose()
 
     app = FastAPI(title="withdrawals", lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, malformed_body)
 
     async def on_notification(notification: PayoutNotification) -> None:
         # Called once per payout and forward status, after the signature and the amount and
@@ -295,8 +312,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             check = await client.payouts.validate(request)
             if not check.ok:
-                failed = [{"field": f.field, "detail": f.error_msg} for f in check.failed_fields]
-                return JSONResponse({"error": "payee_invalid", "fields": failed}, 422)
+                return respond(payee_invalid(check))
             book.open(body.withdrawal_id, request)
             result = await client.payouts.create(request)
         except PayerMaxError as exc:
@@ -322,7 +338,7 @@ def create_app(settings: Settings) -> FastAPI:
                 return error_response(exc, withdrawal_id, book)
         row = book.get(withdrawal_id)
         if row is None:
-            return JSONResponse({"error": "not_found"}, 404)
+            return respond(NOT_FOUND)
         return JSONResponse(
             {
                 "withdrawal_id": row.withdrawal_id,

@@ -13,6 +13,13 @@ every test suite these fixtures::
   test (needs pytest-asyncio; with its strict mode too).
 - ``payermax_sandbox_keys``: the merchant and platform key pairs the sandbox uses, made once per
   session because RSA key generation is slow. Override it to bring your own.
+- ``payermax_webhook_relay``: a started :class:`~payermax_async.testing.relay.WebhookRelay`, a
+  loopback URL whose requests reach an in-process ASGI app or aiohttp application, so the sandbox's
+  notifications reach the app under test::
+
+      async def test_webhook(payermax_sandbox, payermax_webhook_relay):
+          app = create_app(notify_url=payermax_webhook_relay.url_for("/payermax/notify"))
+          await payermax_webhook_relay.attach(app)
 
 And, for the retry layer, :func:`fast_retry_policy` (backoff off), :class:`FakeClock` and
 :class:`RecordingSleep` (an ``asyncio.sleep`` stand-in that records the delays asked for).
@@ -32,6 +39,7 @@ from .retry import FakeClock, RecordingSleep, fast_retry_policy
 if TYPE_CHECKING:
     from ..sandbox import SandboxGateway
     from ..signing.keys import KeyPair
+    from .relay import WebhookRelay
 
 __all__: list[str] = ["FakeClock", "RecordingSleep", "fast_retry_policy", "sandbox_keys"]
 
@@ -46,6 +54,13 @@ def sandbox_keys() -> tuple[KeyPair, KeyPair]:
     return generate_keypair(), generate_keypair()
 
 
+async def _running_relay() -> AsyncIterator[WebhookRelay]:
+    from .relay import WebhookRelay
+
+    async with WebhookRelay() as relay:
+        yield relay
+
+
 async def _running_sandbox(keys: tuple[KeyPair, KeyPair]) -> AsyncIterator[SandboxGateway]:
     from ..sandbox import SandboxGateway
 
@@ -57,7 +72,7 @@ async def _running_sandbox(keys: tuple[KeyPair, KeyPair]) -> AsyncIterator[Sandb
 if _HAS_PYTEST:
     import pytest
 
-    __all__ += ["payermax_sandbox", "payermax_sandbox_keys"]
+    __all__ += ["payermax_sandbox", "payermax_sandbox_keys", "payermax_webhook_relay"]
 
     @pytest.fixture(scope="session")
     def payermax_sandbox_keys() -> tuple[KeyPair, KeyPair]:
@@ -75,6 +90,12 @@ if _HAS_PYTEST:
             async for gateway in _running_sandbox(payermax_sandbox_keys):
                 yield gateway
 
+        @pytest_asyncio.fixture
+        async def payermax_webhook_relay() -> AsyncIterator[WebhookRelay]:
+            """A loopback relay to the app under test (``await relay.attach(app)``), closed after."""
+            async for relay in _running_relay():
+                yield relay
+
     else:
 
         @pytest.fixture
@@ -82,4 +103,11 @@ if _HAS_PYTEST:
             """Stands in when pytest-asyncio is missing, to say what to install."""
             pytest.fail(
                 "the payermax_sandbox fixture needs pytest-asyncio: pip install pytest-asyncio"
+            )
+
+        @pytest.fixture
+        def payermax_webhook_relay() -> None:
+            """Stands in when pytest-asyncio is missing, to say what to install."""
+            pytest.fail(
+                "the payermax_webhook_relay fixture needs pytest-asyncio: pip install pytest-asyncio"
             )

@@ -52,6 +52,22 @@ async def test_store_benchmarks_cover_sqlite_and_redis(gateway: Gateway) -> None
     assert [r["name"].split()[1] for r in results] == ["SQLiteStore", "RedisStore"]
 
 
+@pytest.mark.redis
+async def test_store_benchmark_leaves_no_redis_keys_behind(gateway: Gateway) -> None:
+    """The RedisStore run deletes its journal keys (they have no TTL) once measured."""
+    import redis.asyncio as redis_asyncio
+
+    await redis_or_skip()
+    await bench_stores(gateway, rounds=1, count=10, redis_url=REDIS_URL)
+    client = redis_asyncio.Redis.from_url(REDIS_URL)
+    try:
+        # This process's runs only: other processes may be benchmarking on the same server.
+        left = [key async for key in client.scan_iter(match=f"payermax-bench:{os.getpid()}:*")]
+    finally:
+        await client.aclose()
+    assert left == []
+
+
 async def test_latency_benchmark_orders_percentiles(gateway: Gateway) -> None:
     """p50 never exceeds p99."""
     result = await bench_latency(gateway, 10)

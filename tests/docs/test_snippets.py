@@ -1,59 +1,116 @@
-"""The documentation's code is real: every Python block compiles, the marked ones run.
+"""The documentation's code is real: every Python block of README.md and docs/ runs as written,
+or says why not.
 
-A ```python block preceded by ``<!-- run -->`` is a whole program (it starts its own sandbox) and is
-executed; every other block is compiled, with top-level ``await`` allowed (snippets from inside an
-async function).
+Each block carries a marker (``tests/support/snippets.py`` lists them): whole programs run, test
+modules run under pytest in strict mode, programs reading ``PAYERMAX_*`` run against a sandbox, and
+the rest (fragments, code needing PayerMax credentials) are compiled and say why they do not run.
 """
 
 from __future__ import annotations
 
 import ast
-import re
+import os
 from pathlib import Path
 
 import pytest
 
 from payermax_async.cli import build_parser
+from tests.support.snippets import ROOT, Block, blocks_in, pytest_file, sandbox_env
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-_BLOCK = re.compile(r"(?P<marker><!-- run -->\n)?```python\n(?P<code>.*?)\n```", re.DOTALL)
-
-
-def blocks() -> list[tuple[str, str, bool]]:
-    """Every ``(where, code, runnable)`` Python block in docs/**/*.md."""
-    found = []
-    for page in sorted(DOCS.rglob("*.md")):
-        text = page.read_text(encoding="utf-8")
-        for match in _BLOCK.finditer(text):
-            line = text.count("\n", 0, match.start("code")) + 1
-            where = f"{page.relative_to(DOCS)}:{line}"
-            found.append((where, match.group("code"), match.group("marker") is not None))
-    return found
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+ALL = blocks_in(PAGES)
 
 
-ALL = blocks()
-RUNNABLE = [(where, code) for where, code, runnable in ALL if runnable]
+def _ids(blocks: list[Block]) -> list[str]:
+    return [block.where for block in blocks]
+
+
+def _kind(marker: str) -> list[Block]:
+    return [block for block in ALL if block.marker == marker]
 
 
 def test_docs_have_snippets_and_runnable_ones():
-    """The extraction finds blocks (so the tests below cannot pass vacuously)."""
-    assert len(ALL) >= 15
-    assert len(RUNNABLE) >= 5
+    """The extraction finds blocks in both places (so the tests below cannot pass vacuously)."""
+    assert len(ALL) >= 30
+    assert len([block for block in ALL if block.runs]) >= 15
+    assert any(block.where.startswith("README.md") and block.runs for block in ALL)
+    assert _kind("run: pytest")
+    assert _kind("run: sandbox-env")
 
 
-@pytest.mark.parametrize(("where", "code"), [(w, c) for w, c, _ in ALL], ids=[w for w, _, _ in ALL])
-def test_every_python_block_compiles(where: str, code: str):
-    """Each ```python block is valid Python (top-level await allowed)."""
-    compile(code, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+@pytest.mark.parametrize("block", ALL, ids=_ids(ALL))
+def test_every_block_runs_or_says_why_not(block: Block):
+    """Each block is marked to run, or ``<!-- not run: REASON -->`` with a reason."""
+    assert block.runs or block.reason, (
+        f"{block.where}: put <!-- run -->, <!-- run: pytest -->, <!-- run: sandbox-env --> or "
+        "<!-- not run: why --> on the line before the block"
+    )
 
 
-@pytest.mark.parametrize(("where", "code"), RUNNABLE, ids=[w for w, _ in RUNNABLE])
-def test_runnable_blocks_run(where: str, code: str, capsys: pytest.CaptureFixture[str]):
-    """Each block marked ``<!-- run -->`` runs to the end against the embedded sandbox, and prints
+@pytest.mark.parametrize("block", ALL, ids=_ids(ALL))
+def test_every_python_block_compiles(block: Block):
+    """Each ```python block is valid Python (top-level await allowed in fragments)."""
+    compile(block.code, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+
+
+@pytest.mark.parametrize("block", _kind("run"), ids=_ids(_kind("run")))
+def test_runnable_blocks_run(block: Block, capsys: pytest.CaptureFixture[str]):
+    """Each ``<!-- run -->`` block runs to the end against its own embedded sandbox, and prints
     statuses as their values (``SUCCESS``, never ``PayoutStatus.SUCCESS``)."""
     namespace: dict[str, object] = {"__name__": "__main__"}
-    exec(compile(code, where, "exec"), namespace)  # noqa: S102 (our own documentation)
+    exec(compile(block.code, block.where, "exec"), namespace)  # noqa: S102 (our own documentation)
     assert "PayoutStatus." not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("block", _kind("run: sandbox-env"), ids=_ids(_kind("run: sandbox-env")))
+def test_from_env_blocks_run_against_a_sandbox(
+    block: Block, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """Each ``<!-- run: sandbox-env -->`` block runs with ``PAYERMAX_*`` naming a sandbox."""
+    for name in [name for name in os.environ if name.startswith("PAYERMAX_")]:
+        if name not in ("PAYERMAX_TEST_REDIS_URL", "PAYERMAX_REQUIRE_REDIS"):
+            monkeypatch.delenv(name)
+    with sandbox_env() as variables:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        namespace: dict[str, object] = {"__name__": "__main__"}
+        exec(compile(block.code, block.where, "exec"), namespace)  # noqa: S102 (our documentation)
+    assert "PayoutStatus." not in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", _kind("run: pytest"), ids=_ids(_kind("run: pytest")))
+def test_test_blocks_pass_under_pytest_in_strict_mode(block: Block, tmp_path: Path):
+    """Each ``<!-- run: pytest -->`` block passes as a user's test module (strict asyncio mode)."""
+    module = tmp_path / "test_snippet.py"
+    module.write_text(block.code + "\n", encoding="utf-8")
+    completed = pytest_file(module)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert " passed" in completed.stdout
+    assert "skipped" not in completed.stdout
+
+
+def test_a_test_block_without_its_marker_would_fail_in_strict_mode(tmp_path: Path):
+    """Why the README's test needed fixing: an unmarked async test does not run in strict mode."""
+    module = tmp_path / "test_unmarked.py"
+    module.write_text(
+        "async def test_payout(payermax_sandbox):\n    assert payermax_sandbox.base_url\n",
+        encoding="utf-8",
+    )
+    completed = pytest_file(module)
+    assert completed.returncode != 0
+
+
+def test_an_unmarked_block_is_reported(tmp_path: Path):
+    """A block with no marker, or a ``not run`` without a reason, neither runs nor has a reason."""
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python\nx = 1\n```\n\n<!-- not run: -->\n```python\ny = 2\n```\n",
+        encoding="utf-8",
+    )
+    found = blocks_in([page])
+    assert [(block.runs, block.reason) for block in found] == [(False, None), (False, None)]
 
 
 def _commands(parser, prefix: str):

@@ -12,7 +12,7 @@ from examples import fastapi_app
 from payermax_async import PayerMaxClient
 from payermax_async.sandbox import Fault, FaultKind, SandboxGateway
 from payermax_async.testing import fast_retry_policy
-from tests.support.examples import AsgiRelay
+from payermax_async.testing.relay import WebhookRelay
 
 
 def withdrawal(withdrawal_id: str, amount: str = "50000", **fields: str) -> dict[str, str]:
@@ -50,22 +50,22 @@ class Running:
 
 @pytest.fixture
 async def running(
-    payermax_sandbox: SandboxGateway, asgi_relay: AsgiRelay
+    payermax_sandbox: SandboxGateway, payermax_webhook_relay: WebhookRelay
 ) -> AsyncIterator[Running]:
-    """The example app, with its webhook reachable by the sandbox through the relay."""
+    """The example app, with its webhook reachable by the sandbox through the plugin's relay."""
     settings = fastapi_app.Settings(
         config=payermax_sandbox.config(),
-        notify_url=asgi_relay.url + fastapi_app.WEBHOOK_PATH,
+        notify_url=payermax_webhook_relay.url_for(fastapi_app.WEBHOOK_PATH),
         retry=fast_retry_policy(max_attempts=2),
         reconcile_every=None,
     )
     app = fastapi_app.create_app(settings)
     async with app.router.lifespan_context(app):
+        await payermax_webhook_relay.attach(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as http:
-            asgi_relay.target = http
             yield Running(app, http, payermax_sandbox)
-            asgi_relay.target = None
+        await payermax_webhook_relay.detach()
 
 
 async def test_withdrawal_is_accepted_at_once_and_settled_by_the_webhook(running: Running):

@@ -15,7 +15,7 @@ from aiohttp import web
 async def running_uvicorn(app: Callable[..., Any]) -> AsyncIterator[int]:
     """Serve ``app`` with uvicorn (h11) on a loopback socket bound here; yield its port.
 
-    The caller must have checked that uvicorn is installed (``pytest.importorskip("uvicorn")``).
+    uvicorn comes with the ``test`` extra; without it this fails loudly instead of skipping.
     """
     import uvicorn
 
