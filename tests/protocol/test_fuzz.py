@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import example, given
@@ -16,10 +17,13 @@ from hypothesis import strategies as st
 
 from payermax_async.errors import InvalidResponseError, ValidationError
 from payermax_async.pipeline import Call
+from payermax_async.protocol import rules
 from payermax_async.protocol.envelope import parse_response
 from payermax_async.protocol.rules import check_validation_data
+from payermax_async.protocol.shape import MAX_DATA_BYTES, MAX_DEPTH
 from payermax_async.resources.inputs import payout_data
 from tests.support.fuzz import HOSTILE, budget, hostile_payouts
+from tests.support.payloads import payout
 
 
 def _checked_or_refused(data: Any) -> None:
@@ -76,3 +80,36 @@ def test_the_response_parser_raises_only_invalid_response_error(body: bytes, sta
     """Any bytes with any HTTP status parse as an envelope or raise InvalidResponseError."""
     with contextlib.suppress(InvalidResponseError):
         parse_response(body, http_status=status, content_type="application/json")
+
+
+def _verdict(data: Any) -> object:
+    """What check_payout_data says: the outTradeNo, or the refusal's field and message."""
+    try:
+        return rules.check_payout_data(data)
+    except ValidationError as refused:
+        return (refused.field, str(refused))
+
+
+@budget(400)
+@given(
+    st.one_of(
+        hostile_payouts(),
+        st.builds(
+            payout,
+            st.from_regex(r"[A-Za-z0-9_]{1,63}", fullmatch=True),
+            st.sampled_from(["10", "10.5", "0.001", "150000", "0", "1e3"]),
+        ),
+    )
+)
+def test_the_one_pass_check_agrees_with_the_full_checks(data: Any) -> None:
+    """The one-pass path for plain requests gives the verdict the full checks give, on every input."""
+    one_pass = _verdict(data)
+    with patch.object(rules, "_plain", return_value=False):
+        assert _verdict(data) == one_pass
+
+
+def test_no_request_the_one_pass_check_accepts_can_break_the_shape_limits() -> None:
+    """Every field at its limit, four bytes a character: still under the size and depth limits."""
+    size, depth = rules._worst_case(rules.PAYOUT_SPEC)
+    assert size < MAX_DATA_BYTES
+    assert depth < MAX_DEPTH
