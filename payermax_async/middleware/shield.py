@@ -8,7 +8,8 @@ once, or the next ``create()`` of that number would wait for the whole lease.
 :func:`run_to_completion` does both. It first runs the write inline: a write that completes without
 suspending (``MemoryStore``) cannot be interrupted and needs no task. Only a write that suspends is
 moved onto a task of its own and shielded; if the caller is cancelled meanwhile, it waits (bounded)
-for the write to land, applies ``undo`` to its result, and only then lets the cancellation through.
+for the write to land, applies ``undo`` (if any) to its result, and only then lets the cancellation
+through.
 """
 
 from __future__ import annotations
@@ -68,16 +69,25 @@ async def run_to_completion(
         if undo is not None:
             await _undo_when_landed(task, undo)
         else:
-            _keep(task)
+            # The cancelled caller leaves only once its write has landed: whoever reads the journal
+            # next (the caller's own clean-up, a shutdown closing the store) sees the outcome.
+            await _wait_landed(task)
         raise
 
 
-async def _undo_when_landed(task: asyncio.Task[T], undo: Callable[[T], Awaitable[object]]) -> None:
-    with contextlib.suppress(asyncio.CancelledError):  # cancelled again: the callback below undoes
+async def _wait_landed(task: asyncio.Task[Any]) -> None:
+    """Wait (bounded, and only once: a second cancellation stops the wait) for ``task``; a task
+    still running after that is kept referenced until it is done."""
+    with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait({task}, timeout=UNDO_WAIT_SECONDS)
     if not task.done():
-        task.add_done_callback(lambda landed: _spawn_undo(landed, undo))
         _keep(task)
+
+
+async def _undo_when_landed(task: asyncio.Task[T], undo: Callable[[T], Awaitable[object]]) -> None:
+    await _wait_landed(task)  # cancelled again, or too slow: the callback below undoes
+    if not task.done():
+        task.add_done_callback(lambda landed: _spawn_undo(landed, undo))
         return
     if task.cancelled() or task.exception() is not None:
         return  # the write did not land: nothing to hand back

@@ -433,6 +433,79 @@ async def test_a_cancelled_sent_mark_hands_its_lease_back_at_once(
     assert gw.ledger.post_count(api=PAY, out_trade_no="cancel_2") == 2
 
 
+class _SlowStart:
+    """Holds one call of a journal method before it starts (a busy SQLite thread, a queued group
+    commit, a Redis pipeline waiting its turn) until ``go`` is set: a cancellation meanwhile finds
+    the write not begun, which only a shielded write survives."""
+
+    def __init__(self, store: JournalStore, method: str) -> None:
+        self.waiting = asyncio.Event()
+        self.go = asyncio.Event()
+        original = getattr(store, method)
+
+        async def slow(*args: Any, **kwargs: Any) -> Any:
+            if not self.waiting.is_set():
+                self.waiting.set()
+                await self.go.wait()
+            return await original(*args, **kwargs)
+
+        setattr(store, method, slow)
+
+
+async def test_a_cancelled_outcome_write_still_lands(
+    gw: SandboxGateway, store: JournalStore, clock: FakeClock
+) -> None:
+    """The speed-ups write the outcome without a task of its own when the store does not suspend;
+    when it does, cancelling create() before the accepted outcome's write has begun must still leave
+    it in the journal: the next create() answers from the journal and sends nothing."""
+    slow = _SlowStart(store, "record_result")
+    async with _client(gw, store, clock) as client:
+        task = asyncio.ensure_future(client.payouts.create(payout("cancel_3")))
+        await asyncio.wait_for(slow.waiting.wait(), 5)
+        task.cancel()
+        await asyncio.sleep(0)
+        slow.go.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        record = await store.get("cancel_3")
+        assert record is not None
+        assert record.state in (RecordState.ACCEPTED, RecordState.FINAL)
+        assert record.trade_no == gw.ledger.orders["cancel_3"].trade_no
+        assert record.owner is None
+    async with _client(gw, store, clock) as client:
+        result = await asyncio.wait_for(client.payouts.create(payout("cancel_3")), 5)
+    assert result.trade_no == gw.ledger.orders["cancel_3"].trade_no
+    assert gw.ledger.post_count(api=PAY, out_trade_no="cancel_3") == 1
+
+
+async def test_a_cancelled_in_doubt_write_still_lands(
+    gw: SandboxGateway, store: JournalStore, clock: FakeClock
+) -> None:
+    """Cancelling create() before the journal has begun to write "in doubt" (the answer was lost)
+    still writes it: the record stays open for reconcile(), and the next create() queries before it would resend."""
+    slow = _SlowStart(store, "record_in_doubt")
+    gw.faults.add(Fault(FaultKind.RESET_BEFORE_READ, api=PAY, times=1))
+    gw.faults.add(Fault(FaultKind.HTTP_503_BEFORE_COMMIT, api=QRY, times=1))
+    async with _client(gw, store, clock) as client:
+        task = asyncio.ensure_future(client.payouts.create(payout("cancel_4")))
+        await asyncio.wait_for(slow.waiting.wait(), 5)
+        task.cancel()
+        await asyncio.sleep(0)
+        slow.go.set()
+        with contextlib.suppress(asyncio.CancelledError, PayoutOutcomeUnknown):
+            await task
+    record = await store.get("cancel_4")
+    assert record is not None
+    assert record.state is RecordState.IN_DOUBT
+    assert "cancel_4" in {open_record.out_trade_no for open_record in await store.open_records()}
+    async with _client(gw, store, clock) as client:
+        result = await asyncio.wait_for(client.payouts.create(payout("cancel_4")), 5)
+    assert result.trade_no == gw.ledger.orders["cancel_4"].trade_no
+    # The first request was cut before the gateway read it; the query proved no order, so one
+    # resend, under the same number.
+    assert gw.ledger.post_count(api=PAY, out_trade_no="cancel_4") == 2
+
+
 async def test_the_lease_covers_an_owner_that_uses_its_whole_worst_case(
     gw: SandboxGateway, clock: FakeClock
 ) -> None:
