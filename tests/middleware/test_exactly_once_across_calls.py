@@ -452,6 +452,30 @@ class _SlowStart:
         setattr(store, method, slow)
 
 
+async def test_a_claim_cancelled_before_it_began_lands_and_is_handed_back(
+    gw: SandboxGateway, store: JournalStore, clock: FakeClock
+) -> None:
+    """Cancelling create() before its claim's write has begun: the claim still lands whole, its lease
+    is handed back, nothing is sent, and the next create() pays at once."""
+    slow = _SlowStart(store, "claim")
+    async with _client(gw, store, clock) as client:
+        task = asyncio.ensure_future(client.payouts.create(payout("cancel_5")))
+        await asyncio.wait_for(slow.waiting.wait(), 5)
+        task.cancel()
+        await asyncio.sleep(0)
+        slow.go.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        record = await store.get("cancel_5")
+        assert record is not None
+        assert record.owner is None, "the cancelled call still holds the lease"
+        assert gw.ledger.post_count(api=PAY, out_trade_no="cancel_5") == 0
+    async with _client(gw, store, clock) as client:
+        result = await asyncio.wait_for(client.payouts.create(payout("cancel_5")), 5)
+    assert result.trade_no == gw.ledger.orders["cancel_5"].trade_no
+    assert gw.ledger.post_count(api=PAY, out_trade_no="cancel_5") == 1
+
+
 async def test_a_cancelled_outcome_write_still_lands(
     gw: SandboxGateway, store: JournalStore, clock: FakeClock
 ) -> None:
