@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import sys
+import textwrap
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from .._files import PRIVATE_FILE_MODE
 from ..bulk import BulkRow, BulkRun, RowResult, RowStatus, read_rows, write_results
 from ..bulk.pacing import Progress, TokenBucket
 from ..errors import ConfigurationError
+from ._bulk_help import columns_help
 
 __all__ = ["command", "default_journal", "register"]
 
@@ -59,12 +61,15 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     bulk = actions.add_parser(
         "bulk",
         help="pay every row of a CSV file, exactly once, resumable",
-        description=(
+        description=textwrap.fill(
             "Pay one payout per row of FILE.csv. Every row is checked first; nothing is sent while "
             "any row is invalid (unless --skip-invalid). A SQLite journal next to the results "
             "makes the run exactly-once: after a crash or Ctrl-C, run the same command again to "
-            "resume without paying anyone twice. Columns: see payermax_async.bulk."
+            "resume without paying anyone twice.",
+            width=78,
         ),
+        epilog=columns_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bulk.add_argument("file", type=Path, metavar="FILE.csv", help="the payouts, one per row")
     bulk.add_argument(

@@ -1,0 +1,89 @@
+"""CLI polish, each through a real ``payermax`` process: statuses as values, help texts, one-line
+connection failures, whole outTradeNo values, logging flags."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from datetime import datetime, timedelta, timezone
+
+from payermax_async.bulk import COLUMNS
+from payermax_async.sandbox import SandboxGateway
+from tests.support.bulk import ACCOUNT, NAME, env_for, row, write_csv
+from tests.support.cli import clean_env, run_cli
+from tests.support.sandbox import payout
+
+ENUM_REPR = re.compile(r"\b(PayoutStatus|RecordState|ValidationCode|MismatchKind)\.[A-Z_]+")
+
+
+async def test_statuses_print_as_their_values_everywhere(gateway: SandboxGateway, tmp_path):
+    """create/get/list (tables and JSON), bulk and the journal commands: PENDING, never the enum."""
+    env = clean_env(env_for(gateway))
+    number = "status_0001_whole_number"
+    today = datetime.now(timezone.utc)
+    begin, end = (today - timedelta(hours=1)).isoformat(), (today + timedelta(hours=1)).isoformat()
+    outputs = [
+        await run_cli("payouts", "create", "-", env=env, stdin=json.dumps(payout(number, "10000"))),
+        await run_cli("payouts", "get", number, env=env),
+        await run_cli("payouts", "get", number, "--json", env=env),
+        await run_cli("payouts", "list", "--begin", begin, "--end", end, env=env),
+    ]
+    source = write_csv(tmp_path / "in.csv", [row("status_b1", "10000"), row("status_b2", "10000")])
+    results = tmp_path / "out.csv"
+    outputs.append(await run_cli("payouts", "bulk", str(source), "--out", str(results), env=env))
+    journal = f"sqlite:///{tmp_path / 'out.csv.journal.sqlite'}"
+    outputs.append(
+        await run_cli("journal", "list", "--state", "all", "--journal", journal, env=env)
+    )
+    outputs.append(await run_cli("journal", "show", "status_b1", "--journal", journal, env=env))
+    for ran in outputs:
+        assert ran.code == 0, ran.err
+        text = ran.out + ran.err
+        assert not ENUM_REPR.search(text), text
+        assert "PENDING" in text, text
+    assert number in outputs[0].out  # the operator's own number, whole
+    assert "PENDING" in results.read_text()
+
+
+async def test_help_lists_bulk_and_the_csv_columns():
+    """`payouts --help` names bulk; `payouts bulk --help` documents every column, not a module."""
+    payouts = await run_cli("payouts", "--help")
+    assert payouts.code == 0
+    assert re.search(r"^\s+bulk\s+pay every row", payouts.out, re.M), payouts.out
+    bulk = await run_cli("payouts", "bulk", "--help")
+    assert bulk.code == 0
+    assert "payermax_async.bulk" not in bulk.out
+    for column, field in COLUMNS.items():
+        line = re.search(rf"^\s+{column}\s+(.+)$", bulk.out, re.M)
+        assert line, column
+        assert field in line.group(1)
+    assert re.search(r"^\s+accountNo\s+required;", bulk.out, re.M)
+    assert re.search(r"^\s+fullName\s+column required, cell may be empty;", bulk.out, re.M)
+    assert re.search(r"^\s+remark\s+optional;", bulk.out, re.M)
+    assert "outTradeNo,status,tradeNo,error" in bulk.out
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_a_connection_failure_is_one_line_naming_the_url(gateway: SandboxGateway):
+    """Nothing listens at PAYERMAX_BASE_URL: one line naming the URL, no traceback, exit 1."""
+    url = f"http://127.0.0.1:{closed_port()}/aggregate-pay/api/gateway"
+    env = clean_env({**env_for(gateway), "PAYERMAX_BASE_URL": url})
+    for args, stdin in (
+        (("payouts", "get", "conn_0001"), None),
+        (("payouts", "create", "-"), json.dumps(payout("conn_0002"))),
+        (("payouts", "list", "--begin", "2026-01-01", "--end", "2026-01-02"), None),
+    ):
+        ran = await run_cli(*args, env=env, stdin=stdin, timeout=30)
+        assert ran.code == 1, ran
+        assert "Traceback" not in ran.err
+        lines = ran.err.strip().splitlines()
+        assert len(lines) == 1, ran.err
+        assert url in lines[0]
+        assert "could not connect" in lines[0]
