@@ -24,6 +24,7 @@ from ..bulk import BulkRow, BulkRun, RowResult, RowStatus, read_rows, write_resu
 from ..bulk.pacing import Progress, TokenBucket
 from ..errors import ConfigurationError
 from ._bulk_help import columns_help
+from ._gateway import cli_client
 
 __all__ = ["command", "default_journal", "register"]
 
@@ -161,7 +162,6 @@ def _exclusive(journal: Path) -> Iterator[None]:
 
 
 async def _run(args: argparse.Namespace, rows: Sequence[BulkRow], journal: Path) -> int:
-    from .._client import PayerMaxClient
     from .._config import PayerMaxConfig
     from ..stores.sqlite import SQLiteStore
 
@@ -171,7 +171,7 @@ async def _run(args: argparse.Namespace, rows: Sequence[BulkRow], journal: Path)
     progress = Progress(sys.stderr, valid)
     limiter = TokenBucket(args.rate) if args.rate else None
     interrupted = False
-    async with SQLiteStore(journal) as store, PayerMaxClient(config, store=store) as client:
+    async with SQLiteStore(journal) as store, cli_client(config, store=store, retry=None) as client:
         run = BulkRun(
             client,
             rows,

@@ -52,10 +52,9 @@ def register(commands: Commands) -> None:
 
 
 def _client() -> PayerMaxClient:
-    from .._client import PayerMaxClient
-    from .._config import PayerMaxConfig
+    from ._gateway import cli_client
 
-    return PayerMaxClient(PayerMaxConfig.from_env())
+    return cli_client()
 
 
 def _create(args: argparse.Namespace) -> int:

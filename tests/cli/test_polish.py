@@ -87,3 +87,36 @@ async def test_a_connection_failure_is_one_line_naming_the_url(gateway: SandboxG
         assert len(lines) == 1, ran.err
         assert url in lines[0]
         assert "could not connect" in lines[0]
+
+
+async def test_log_level_flags_and_environment(gateway: SandboxGateway):
+    """PAYERMAX_LOG turns the SDK's logs on (stderr, payee data masked); --log-level wins over
+    it; without either only the command's own output appears."""
+    env = clean_env(env_for(gateway))
+    data = json.dumps(payout("log_0001_whole"))
+    quiet = await run_cli("payouts", "create", "-", env=env, stdin=data)
+    assert quiet.code == 0, quiet.err
+    assert quiet.err == ""
+    debug = await run_cli("payouts", "get", "log_0001_whole", env={**env, "PAYERMAX_LOG": "debug"})
+    assert debug.code == 0, debug.err
+    assert "DEBUG payermax_async: payermax request paymentOrderQry attempt 1" in debug.err
+    assert "log_0001_whole" in debug.err
+    flagged = await run_cli(
+        "--log-level", "DEBUG", "payouts", "create", "-", env=env, stdin=json.dumps(payout("log_2"))
+    )
+    assert "payermax request paymentOrderPay" in flagged.err
+    assert ACCOUNT not in flagged.err
+    assert NAME not in flagged.err
+    wins = await run_cli(
+        "--log-level", "error", "payouts", "get", "log_2", env={**env, "PAYERMAX_LOG": "DEBUG"}
+    )
+    assert wins.code == 0
+    assert wins.err == ""
+    verbose = await run_cli("-vv", "payouts", "get", "log_2", env=env)
+    assert "DEBUG payermax_async" in verbose.err
+    bad = await run_cli("payouts", "get", "log_2", env={**env, "PAYERMAX_LOG": "loud"})
+    assert bad.code == 1
+    assert bad.err.strip() == (
+        "payermax: error: PAYERMAX_LOG: unknown log level 'loud'; "
+        "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    )
