@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from .._version import __version__
 from ..errors import ConnectError, PayerMaxError
 from . import demo, journal, keys, payouts, reconcile, sandbox, webhook
-from ._common import Commands, Handler, Parser
+from ._common import Commands, Handler, Parser, whole_numbers
 from ._gateway import connect_failure
 from ._logging import add_logging_options, logging_to_stderr, wanted_level
 
@@ -83,7 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConnectError as exc:
         return _fail(connect_failure(exc))
     except PayerMaxError as exc:
-        return _fail(str(exc) or type(exc).__name__)
+        # The operator's own outTradeNo, whole: the one the command was given, or the error's.
+        numbers = (getattr(args, "out_trade_no", None), getattr(exc, "out_trade_no", None))
+        return _fail(whole_numbers(str(exc) or type(exc).__name__, numbers))
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}")

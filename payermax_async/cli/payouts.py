@@ -59,6 +59,8 @@ def _client() -> PayerMaxClient:
 
 def _create(args: argparse.Namespace) -> int:
     data = read_payout_file(args.file)
+    # Named whole in an error line (the file's own number; the payee data stays masked).
+    args.out_trade_no = data.get("outTradeNo")
 
     async def run() -> object:
         # A resubmitted outTradeNo is answered ORDER_REPEAT by the gateway; the client then queries

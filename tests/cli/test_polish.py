@@ -120,3 +120,35 @@ async def test_log_level_flags_and_environment(gateway: SandboxGateway):
         "payermax: error: PAYERMAX_LOG: unknown log level 'loud'; "
         "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
     )
+
+
+async def test_errors_name_the_operators_out_trade_no_whole(gateway: SandboxGateway):
+    """A missing payout and a number reused with another amount: the error line names the
+    number whole; the payee's account and name stay out of it."""
+    env = clean_env(env_for(gateway))
+    missing = await run_cli("payouts", "get", "whole_missing_0404", env=env)
+    assert missing.code == 1
+    assert missing.err.startswith("payermax: error: whole_missing_0404: ORDER_NOT_EXIST")
+    number = "whole_reused_0001"
+    first = await run_cli("payouts", "create", "-", env=env, stdin=json.dumps(payout(number)))
+    assert first.code == 0, first.err
+    assert re.search(rf"^outTradeNo\s+{number}$", first.out, re.M)
+    other = json.dumps(payout(number, "99000"))
+    reused = await run_cli("payouts", "create", "-", env=env, stdin=other)
+    assert reused.code == 1
+    line = reused.err.strip()
+    assert "\n" not in line
+    assert number in line, line
+    assert "…0001" not in line
+    assert ACCOUNT not in line
+    assert NAME not in line
+
+
+async def test_the_demo_explains_its_request_and_order_counts():
+    """The resubmission step says what its counts mean instead of bare numbers."""
+    demo = await run_cli("demo", timeout=120)
+    assert demo.code == 0, demo.err
+    assert (
+        "at the gateway: 2 pay requests for demo_success_01 (step 2's and this one), 1 order: "
+        "the second request was answered ORDER_REPEAT and paid nothing"
+    ) in demo.out
