@@ -31,7 +31,7 @@ def _timestamp(value: str) -> datetime:
 def register(commands: Commands) -> None:
     """Add ``payermax payouts``."""
     payouts = commands.add_parser(
-        "payouts", help="create, get and list payouts (configured by PAYERMAX_* variables)"
+        "payouts", help="create, get, list and bulk-pay payouts (configured by PAYERMAX_*)"
     )
     actions = payouts.add_subparsers(dest="payouts_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a payout from a JSON file of its data")
