@@ -23,6 +23,8 @@ __all__ = [
     "wire",
 ]
 
+#: The shape of an outTradeNo (the SDK's rule): only such values are written out whole.
+_OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_]{1,63}")
 #: A command's handler: takes the parsed arguments, returns the exit status.
 Handler = Callable[[argparse.Namespace], int]
 #: Where a command module adds its parsers (generic only for type checkers).
@@ -87,7 +89,9 @@ def whole_numbers(message: str, numbers: Iterable[object]) -> str:
     look up, so it is written out. A message that does not name the payout at all gets the number
     in front. Payee data stays masked: only these numbers are touched.
     """
-    for number in {n for n in numbers if isinstance(n, str) and n}:
+    # Only well-formed numbers: anything else came from the command line or a file unchecked and
+    # could carry a newline (a forged second line) or a payee's data typed into the wrong field.
+    for number in {n for n in numbers if isinstance(n, str) and _OUT_TRADE_NO.fullmatch(n)}:
         if len(number) > 4:
             masked = re.escape(f"…{number[-4:]}")
             pattern = rf"\b(payout|record|order|for|outTradeNo) {masked}(?!\w)"

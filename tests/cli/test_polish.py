@@ -152,3 +152,17 @@ async def test_the_demo_explains_its_request_and_order_counts():
         "at the gateway: 2 pay requests for demo_success_01 (step 2's and this one), 1 order: "
         "the second request was answered ORDER_REPEAT and paid nothing"
     ) in demo.out
+
+
+async def test_a_malformed_number_is_not_echoed_into_the_error_line(gateway: SandboxGateway):
+    """An outTradeNo that breaks the rule (a newline, a payee's account typed into it) is refused
+    in one line that does not repeat it."""
+    env = clean_env(env_for(gateway))
+    for bad in ("x_1\npayermax: error: forged", f"acct {ACCOUNT}"):
+        ran = await run_cli("payouts", "create", "-", env=env, stdin=json.dumps(payout(bad)))
+        assert ran.code == 1
+        assert ran.err.count("\n") == 1, ran.err
+        assert "outTradeNo" in ran.err
+        assert ACCOUNT not in ran.err
+        assert "forged" not in ran.err
+    assert gateway.ledger.post_count() == 0
