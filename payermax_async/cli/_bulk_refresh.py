@@ -41,7 +41,14 @@ def read_results(path: Path) -> list[RowResult]:
             if header is None or tuple(header) != RESULT_COLUMNS:
                 msg = f"{path}: not a results file of payouts bulk (header {','.join(RESULT_COLUMNS)})"
                 raise ConfigurationError(msg)
-            return [RowResult(c[0], c[1], c[2], c[3]) for c in reader if len(c) >= 4]
+            results = []
+            for cells in reader:
+                if len(cells) != len(RESULT_COLUMNS):
+                    # Rewriting without this line would lose a row: refuse instead.
+                    msg = f"{path}: line {reader.line_num} is not outTradeNo,status,tradeNo,error"
+                    raise ConfigurationError(msg)
+                results.append(RowResult(cells[0], cells[1], cells[2], cells[3]))
+            return results
     except FileNotFoundError:
         msg = f"{path}: no results file to refresh (run payouts bulk without --refresh first)"
         raise ConfigurationError(msg) from None

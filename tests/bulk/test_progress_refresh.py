@@ -144,3 +144,16 @@ async def test_refresh_without_a_results_file_is_one_line(gateway: SandboxGatewa
     assert ran.err.count("\n") == 1
     assert "no results file to refresh" in ran.err
     assert gateway.ledger.post_count() == 0
+
+
+async def test_refresh_refuses_a_damaged_results_file(gateway: SandboxGateway, tmp_path):
+    """A line that is not four cells stops --refresh before anything is queried or rewritten."""
+    env = clean_env(env_for(gateway))
+    out = tmp_path / "out.csv"
+    text = "outTradeNo,status,tradeNo,error\nd_1,PENDING,T1,\nd_2,PENDING\n"
+    out.write_text(text)
+    ran = await run_cli("payouts", "bulk", "--refresh", "--out", str(out), env=env)
+    assert ran.code == 1
+    assert "line 3 is not outTradeNo,status,tradeNo,error" in ran.err
+    assert out.read_text() == text
+    assert gateway.ledger.post_count() == 0
