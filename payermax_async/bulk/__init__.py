@@ -242,6 +242,8 @@ class BulkRun:
         self._done = 0
         self._counts: Counter[str] = Counter()
         self.settled_first = 0
+        #: Rows an earlier run already got accepted (answered from the journal, nothing sent).
+        self.already_done = 0
 
     @property
     def counts(self) -> Mapping[str, int]:
@@ -269,6 +271,8 @@ class BulkRun:
             :meth:`results`.
         """
         pending = await self._prepare()
+        if self._progress is not None and self.already_done:
+            self._progress.resume(self.already_done, self._done, self._counts)
         queue = iter(pending)
 
         async def worker() -> None:
@@ -310,8 +314,15 @@ class BulkRun:
                 pending.append(index)
                 continue
             if record.state in KNOWN_STATES:
+                # Accepted by an earlier run: answered from the journal now, without a request,
+                # so that progress starts from the rows already done.
                 self._journalled.add(index)
-            elif record.state in OPEN_STATES and record.owner is not None:
+                result = await self._pay(self._rows[index], index)
+                self._results[index] = result
+                self.already_done += 1
+                self._finished(result, show=False)
+                continue
+            if record.state in OPEN_STATES and record.owner is not None:
                 # The query that would settle it failed: sending now could only wait on the dead
                 # lease. Leave it in doubt for the next run.
                 now = now if now is not None else time.time()
@@ -342,8 +353,8 @@ class BulkRun:
             from_journal=index in self._journalled,
         )
 
-    def _finished(self, result: RowResult) -> None:
+    def _finished(self, result: RowResult, *, show: bool = True) -> None:
         self._done += 1
         self._counts[result.status] += 1
-        if self._progress is not None:
+        if show and self._progress is not None:
             self._progress.update(self._done, self._counts)

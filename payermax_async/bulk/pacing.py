@@ -117,12 +117,14 @@ class Progress:
         self._started = self._clock()
         self._shown: float | None = None
         self._width = 0
+        self._base = 0  # rows done before this run: left out of the rate
 
     def line(self, done: int, counts: Mapping[str, int]) -> str:
         """The text shown for ``done`` rows finished with these counts per status."""
         percent = 100 * done // self.total if self.total else 100
         elapsed = self._clock() - self._started
-        rate = f", {done / elapsed:.1f}/s" if elapsed > 0 and done else ""
+        sent = done - self._base
+        rate = f", {sent / elapsed:.1f}/s" if elapsed > 0 and sent > 0 else ""
         parts = ", ".join(f"{count} {name}" for name, count in sorted(counts.items()) if count)
         return f"payouts {done}/{self.total} ({percent}%){': ' + parts if parts else ''}{rate}"
 
@@ -137,6 +139,16 @@ class Progress:
     def finish(self, done: int, counts: Mapping[str, int]) -> None:
         """Show the final state (and end the terminal line)."""
         self._write(self.line(done, counts), final=True)
+
+    def resume(self, already: int, done: int, counts: Mapping[str, int]) -> None:
+        """Say how many rows an earlier run already did, and show the count starting there."""
+        self.note(f"resuming: {already} of {self.total} rows already done")
+        self._base = already
+        self._shown = self._clock()
+        self._write(self.line(done, counts), final=False)
+
+    def close(self) -> None:
+        """Release the display (a no-op here; a live progress bar stops)."""
 
     def note(self, text: str) -> None:
         """Write a message on its own line, without disturbing the progress line."""

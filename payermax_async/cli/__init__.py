@@ -14,9 +14,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .._version import __version__
-from ..errors import PayerMaxError
+from ..errors import ConnectError, PayerMaxError
 from . import demo, journal, keys, payouts, reconcile, sandbox, webhook
-from ._common import Commands, Handler, Parser
+from ._common import Commands, Handler, Parser, whole_numbers
+from ._gateway import connect_failure
+from ._logging import add_logging_options, logging_to_stderr, wanted_level
 
 __all__ = ["build_parser", "main"]
 
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="payermax", description="PayerMax payouts from the shell, and a local sandbox."
     )
     parser.add_argument("--version", action="version", version=f"payermax-async {__version__}")
+    add_logging_options(parser)
     commands: Commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=Parser
     )
@@ -63,7 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return handler(args)
+        level = wanted_level(args)
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        with logging_to_stderr(level):
+            return handler(args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -72,8 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except ConnectError as exc:
+        return _fail(connect_failure(exc))
     except PayerMaxError as exc:
-        return _fail(str(exc) or type(exc).__name__)
+        # The operator's own outTradeNo, whole: the one the command was given, or the error's.
+        numbers = (getattr(args, "out_trade_no", None), getattr(exc, "out_trade_no", None))
+        return _fail(whole_numbers(str(exc) or type(exc).__name__, numbers))
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import enum
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NoReturn, TypeAlias
@@ -18,9 +19,12 @@ __all__ = [
     "print_fields",
     "print_json",
     "text",
+    "whole_numbers",
     "wire",
 ]
 
+#: The shape of an outTradeNo (the SDK's rule): only such values are written out whole.
+_OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_]{1,63}")
 #: A command's handler: takes the parsed arguments, returns the exit status.
 Handler = Callable[[argparse.Namespace], int]
 #: Where a command module adds its parsers (generic only for type checkers).
@@ -75,3 +79,23 @@ def flatten(document: object, prefix: str) -> Iterable[tuple[str, str]]:
             yield from flatten(value, f"{prefix}{key}.")
     elif document not in (None, ""):
         yield prefix.rstrip("."), text(document)
+
+
+def whole_numbers(message: str, numbers: Iterable[object]) -> str:
+    """``message`` with the operator's own ``outTradeNo`` values shown whole.
+
+    The SDK names a payout by the last four characters of its number (``payout …0001``), as it
+    masks payee data; at the command line the number is the operator's own and the one they will
+    look up, so it is written out. A message that does not name the payout at all gets the number
+    in front. Payee data stays masked: only these numbers are touched.
+    """
+    # Only well-formed numbers: anything else came from the command line or a file unchecked and
+    # could carry a newline (a forged second line) or a payee's data typed into the wrong field.
+    for number in {n for n in numbers if isinstance(n, str) and _OUT_TRADE_NO.fullmatch(n)}:
+        if len(number) > 4:
+            masked = re.escape(f"…{number[-4:]}")
+            pattern = rf"\b(payout|record|order|for|outTradeNo) {masked}(?!\w)"
+            message = re.sub(pattern, "\\g<1> " + number.replace("\\", "\\\\"), message)
+        if number not in message:
+            message = f"{number}: {message}"
+    return message

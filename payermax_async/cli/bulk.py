@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import sys
+import textwrap
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,6 +23,10 @@ from .._files import PRIVATE_FILE_MODE
 from ..bulk import BulkRow, BulkRun, RowResult, RowStatus, read_rows, write_results
 from ..bulk.pacing import Progress, TokenBucket
 from ..errors import ConfigurationError
+from ._bulk_help import columns_help
+from ._bulk_progress import make_progress
+from ._bulk_refresh import refresh
+from ._gateway import cli_client
 
 __all__ = ["command", "default_journal", "register"]
 
@@ -59,14 +64,23 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     bulk = actions.add_parser(
         "bulk",
         help="pay every row of a CSV file, exactly once, resumable",
-        description=(
+        description=textwrap.fill(
             "Pay one payout per row of FILE.csv. Every row is checked first; nothing is sent while "
             "any row is invalid (unless --skip-invalid). A SQLite journal next to the results "
             "makes the run exactly-once: after a crash or Ctrl-C, run the same command again to "
-            "resume without paying anyone twice. Columns: see payermax_async.bulk."
+            "resume without paying anyone twice.",
+            width=78,
         ),
+        epilog=columns_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    bulk.add_argument("file", type=Path, metavar="FILE.csv", help="the payouts, one per row")
+    bulk.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        metavar="FILE.csv",
+        help="the payouts, one per row (not needed with --refresh)",
+    )
     bulk.add_argument(
         "--out",
         type=Path,
@@ -89,6 +103,14 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="PATH",
         help="the SQLite journal (default: RESULTS.csv.journal.sqlite)",
     )
+    bulk.add_argument(
+        "--refresh",
+        action="store_true",
+        help=(
+            "pay nothing: query the rows of RESULTS.csv that are PENDING or IN_DOUBT again and "
+            "rewrite their lines with their status now (SUCCESS, FAILED, ...)"
+        ),
+    )
     bulk.set_defaults(handler=command)
 
 
@@ -103,13 +125,19 @@ def command(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():  # found out now, not after paying everyone
         msg = f"{out.parent}: directory does not exist"
         raise ConfigurationError(msg)
+    journal: Path = args.journal or default_journal(args.out)
+    if args.refresh:
+        with _exclusive(journal):
+            return asyncio.run(refresh(out, journal, args.concurrency))
+    if args.file is None:
+        msg = "say which file to pay: payermax payouts bulk FILE.csv --out RESULTS.csv"
+        raise ConfigurationError(msg)
     rows = read_rows(args.file)
     invalid = [row for row in rows if not row.valid]
     if invalid:
         _report_invalid(sys.stderr, rows, invalid, skipping=args.skip_invalid)
         if not args.skip_invalid:
             return EXIT_INVALID
-    journal: Path = args.journal or default_journal(args.out)
     with _exclusive(journal):
         return asyncio.run(_run(args, rows, journal))
 
@@ -156,17 +184,16 @@ def _exclusive(journal: Path) -> Iterator[None]:
 
 
 async def _run(args: argparse.Namespace, rows: Sequence[BulkRow], journal: Path) -> int:
-    from .._client import PayerMaxClient
     from .._config import PayerMaxConfig
     from ..stores.sqlite import SQLiteStore
 
     config = PayerMaxConfig.from_env()
     valid = sum(1 for row in rows if row.valid)
     stop = asyncio.Event()
-    progress = Progress(sys.stderr, valid)
+    progress = make_progress(sys.stderr, valid)
     limiter = TokenBucket(args.rate) if args.rate else None
     interrupted = False
-    async with SQLiteStore(journal) as store, PayerMaxClient(config, store=store) as client:
+    async with SQLiteStore(journal) as store, cli_client(config, store=store, retry=None) as client:
         run = BulkRun(
             client,
             rows,
@@ -183,6 +210,8 @@ async def _run(args: argparse.Namespace, rows: Sequence[BulkRow], journal: Path)
                 if not task.cancelled():
                     raise
                 interrupted = True
+            finally:
+                progress.close()
         results = run.results()
         interrupted = interrupted or any(r.status == RowStatus.NOT_SENT for r in results)
         settled = run.settled_first

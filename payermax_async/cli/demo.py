@@ -218,9 +218,13 @@ async def _resubmit(gateway: SandboxGateway, notify_url: str, say: Callable[[str
         msg = "the resubmission was not settled by a query"
         raise DemoError(msg)
     pays = gateway.ledger.post_count(api="paymentOrderPay", out_trade_no="demo_success_01")
+    orders = sum(1 for number in gateway.ledger.orders if number == "demo_success_01")
     say("   the gateway answers ORDER_REPEAT; the SDK queries the order instead of paying again")
     say(f"   already submitted, not paid twice; its state: {result.status.value}")
-    say(f"   pay requests received for it: {pays}; orders: 1 (one outTradeNo, one payout)")
+    say(
+        f"   at the gateway: {pays} pay requests for demo_success_01 (step 2's and this one), "
+        f"{orders} order: the second request was answered ORDER_REPEAT and paid nothing"
+    )
     await gateway.settle()
 
 

@@ -169,15 +169,15 @@ def _add_reconcile(parser: argparse.ArgumentParser) -> None:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    from .._client import PayerMaxClient
     from .._config import PayerMaxConfig
+    from ._gateway import cli_client
 
     config = PayerMaxConfig.from_env()  # before touching the journal: a clear error first
 
     async def run() -> dict[str, list[str]]:
         store = open_journal(args.journal)
         try:
-            async with PayerMaxClient(config, store=store) as client:
+            async with cli_client(config, store=store) as client:
                 report = await client.payouts.reconcile(include_leased=args.include_leased)
         finally:
             await store.aclose()

@@ -31,7 +31,7 @@ def _timestamp(value: str) -> datetime:
 def register(commands: Commands) -> None:
     """Add ``payermax payouts``."""
     payouts = commands.add_parser(
-        "payouts", help="create, get and list payouts (configured by PAYERMAX_* variables)"
+        "payouts", help="create, get, list and bulk-pay payouts (configured by PAYERMAX_*)"
     )
     actions = payouts.add_subparsers(dest="payouts_command", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a payout from a JSON file of its data")
@@ -52,14 +52,15 @@ def register(commands: Commands) -> None:
 
 
 def _client() -> PayerMaxClient:
-    from .._client import PayerMaxClient
-    from .._config import PayerMaxConfig
+    from ._gateway import cli_client
 
-    return PayerMaxClient(PayerMaxConfig.from_env())
+    return cli_client()
 
 
 def _create(args: argparse.Namespace) -> int:
     data = read_payout_file(args.file)
+    # Named whole in an error line (the file's own number; the payee data stays masked).
+    args.out_trade_no = data.get("outTradeNo")
 
     async def run() -> object:
         # A resubmitted outTradeNo is answered ORDER_REPEAT by the gateway; the client then queries

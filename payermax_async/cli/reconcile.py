@@ -81,15 +81,15 @@ def register(commands: Commands) -> None:
 def _day_command(args: argparse.Namespace) -> int:
     from datetime import timezone
 
-    from .._client import PayerMaxClient
     from .._config import PayerMaxConfig
+    from ._gateway import cli_client
 
     config = PayerMaxConfig.from_env()  # before touching the journal: a clear error first
 
     async def run() -> DayReport:
         store = open_journal(args.journal)
         try:
-            async with PayerMaxClient(config, store=store) as client:
+            async with cli_client(config, store=store) as client:
                 return await client.payouts.reconcile_day(args.date, tz=args.tz or timezone.utc)
         finally:
             await store.aclose()

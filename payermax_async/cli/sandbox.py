@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import ConfigurationError
 from ._common import Commands, out
+from ._kept_keys import MERCHANT_KEY_FILE, PLATFORM_KEY_FILE, kept_keys
 
 if TYPE_CHECKING:
     from ..signing.keys import KeyPair
@@ -35,6 +37,16 @@ def register(commands: Commands) -> None:
         metavar="FILE",
         help="platform private key (default: new); mode 0600 like --merchant-key",
     )
+    sandbox.add_argument(
+        "--keys",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "keep the merchant and platform key pairs in DIR across starts: created (0600, "
+            "in a 0700 folder) on the first start, reused after"
+        ),
+    )
+    sandbox.add_argument("--quiet", action="store_true", help="do not log each request on stderr")
     sandbox.add_argument(
         "--processing-delay", type=float, default=0.5, help="seconds until a payout's outcome"
     )
@@ -64,12 +76,28 @@ def _pair_from_file(path: Path | None, option: str) -> KeyPair | None:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    return asyncio.run(_serve_sandbox(args))
+    import logging
+
+    # One line per request on stderr (through the command's log handler), unless --quiet.
+    requests = logging.getLogger("payermax_async.sandbox")
+    saved = requests.level
+    requests.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    try:
+        return asyncio.run(_serve_sandbox(args))
+    finally:
+        requests.setLevel(saved)
 
 
 async def _serve_sandbox(args: argparse.Namespace) -> int:
     from ..sandbox import SandboxGateway
 
+    if args.keys is not None:
+        if args.merchant_key is not None or args.platform_key is not None:
+            msg = "--keys DIR holds both pairs; leave out --merchant-key and --platform-key"
+            raise ConfigurationError(msg)
+        created = kept_keys(args.keys)
+        args.merchant_key = args.keys / MERCHANT_KEY_FILE
+        args.platform_key = args.keys / PLATFORM_KEY_FILE
     gateway = SandboxGateway(
         port=args.port,
         seed=args.seed,
@@ -98,6 +126,9 @@ async def _serve_sandbox(args: argparse.Namespace) -> int:
             private_line = f"PAYERMAX_PRIVATE_KEY={gateway.merchant_private_key}"
             out(f"  merchant private key {gateway.merchant_private_key}")
         out(f"  platform public key  {gateway.platform_public_key}")
+        if args.keys is not None:
+            what = "created now" if created else "reused; delete them for new ones"
+            out(f"  keys kept in         {args.keys.resolve()} ({what})")
         out("Configure a client with:")
         out(f"export PAYERMAX_BASE_URL={gateway.base_url}")
         out(f"export PAYERMAX_APP_ID={gateway.app_id}")

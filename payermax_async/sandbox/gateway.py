@@ -27,6 +27,7 @@ from ..signing import RsaSigner, RsaVerifier
 from ..signing.keys import KeyPair, generate_keypair
 from ._answers import Answers, abort
 from ._api import APIS, PayoutApis, parse_body, read_body
+from ._log import log_request
 from ._tasks import TaskTracker
 from .faults import FaultKind, FaultSet
 from .ledger import Ledger, SandboxOrder, outcome_for
@@ -305,11 +306,15 @@ class SandboxGateway:
             self._late_commits.add(late)
             late.add_done_callback(self._late_commits.discard)
             self._tasks.spawn(_wait_for(late), name="payermax-sandbox-late-commit")
+            log_request(api, out_trade_no, "fault COMMIT_LATE")
             abort(request, reset=False)
             return web.Response(status=500)  # never written: the connection is gone
         if fault is not None and fault.kind.before_commit:
+            log_request(api, out_trade_no, f"fault {fault.kind.value}")
             return self._answers.before_commit(request, fault)
         answer = self._apis.process(api, raw, document, request.headers.get("sign"))
+        faulty = f" (then fault {fault.kind.value})" if fault is not None else ""
+        log_request(api, out_trade_no, f"{answer.get('code')}{faulty}")
         if fault is None:
             return self._answers.signed(answer)
         if fault.kind is FaultKind.NOTIFY_PENDING:
