@@ -11,8 +11,8 @@ call ends only in the order or in doubt.
 
 Reads (query, list, validate) are safe to repeat and retry on not-sent, timeouts, resets, 429, 5xx
 and unsigned answers. Backoff is exponential with full jitter, ``Retry-After`` is honoured up to a
-cap, an overall deadline bounds each call, and a per-client token bucket (like botocore's retry
-quota) stops retries when most calls are failing, so an outage cannot turn into a retry storm.
+cap, an overall deadline bounds each call (no pause crosses a call's own ``deadline=`` either), and
+a per-client token bucket (like botocore's retry quota) stops retries when most calls are failing.
 tenacity drives the loop; none of its types leave this module.
 """
 
@@ -36,6 +36,7 @@ from ..errors import (
 )
 from ..models.payouts import PayoutStatus
 from ..pipeline.chain import Call, Handler, Reply
+from ..pipeline.deadline import remaining
 from ..stores._journal import order_fact
 from .backoff import Backoff
 from .hooks import HookEvent, Hooks
@@ -129,6 +130,9 @@ class RetryMiddleware:
             return True
         elapsed = self._clock() - ctx.started
         if elapsed + (state.upcoming_sleep or 0.0) >= self.policy.deadline:
+            return True
+        left = remaining(ctx.call.deadline)  # give up with the real cause, not cut mid-pause
+        if left is not None and left <= (state.upcoming_sleep or 0.0):
             return True
         cost = (
             self.policy.timeout_cost
