@@ -51,6 +51,22 @@ async def test_deadline_spans_retries_each_attempt_with_its_own_timeout(gw: Sand
     assert gw.ledger.post_count(api=QRY) == 4
 
 
+async def test_a_read_out_of_time_between_attempts_ends_in_deadline_exceeded(
+    gw: SandboxGateway,
+) -> None:
+    """A read whose next pause would cross its deadline ends at once, in DeadlineExceededError
+    caused by the last attempt's error."""
+    sleep = RecordingSleep()
+    policy = RetryPolicy(backoff_base=0, backoff_max=0, retry_after_max=60, sleep=sleep)
+    async with PayerMaxClient(gw.config(), retry=policy) as client:
+        gw.faults.add(Fault(FaultKind.RATE_LIMIT, api=QRY, times=1, retry_after=30))
+        with pytest.raises(DeadlineExceededError) as caught:
+            await client.payouts.retrieve("dl_pause_read", deadline=5)
+    assert isinstance(caught.value.__cause__, RateLimitError)
+    assert sleep.delays == []
+    assert gw.ledger.post_count(api=QRY) == 1
+
+
 async def test_deadline_ends_a_read_that_keeps_timing_out(gw: SandboxGateway) -> None:
     """Every attempt times out and the policy would retry for long: the deadline ends the call with
     DeadlineExceededError (a RequestTimeoutError and a TimeoutError) after more than one attempt."""
@@ -67,14 +83,20 @@ async def test_deadline_ends_a_read_that_keeps_timing_out(gw: SandboxGateway) ->
 
 async def test_no_pause_crosses_the_deadline(gw: SandboxGateway) -> None:
     """A ``Retry-After`` pause that would end after the deadline is not taken: the call ends at
-    once with the real cause (nothing sent), where without a deadline it would wait and retry."""
+    once in DeadlineExceededError caused by the last attempt's error, nothing sent and nothing in
+    doubt, where without a deadline it would wait and retry."""
     sleep = RecordingSleep()
     policy = RetryPolicy(backoff_base=0, backoff_max=0, retry_after_max=60, sleep=sleep)
     async with PayerMaxClient(gw.config(), retry=policy) as client:
         gw.faults.add(Fault(FaultKind.RATE_LIMIT, api=PAY, times=1, retry_after=30))
-        with pytest.raises(RateLimitError):
+        with pytest.raises(DeadlineExceededError) as caught:
             await client.payouts.create(payout("dl_pause"), deadline=5)
+        assert caught.value.maybe_sent is False
+        assert "RateLimitError" in str(caught.value)
         assert sleep.delays == []
+        record = await client.store.get("dl_pause")
+        assert record is not None
+        assert not record.maybe_sent
         gw.faults.add(Fault(FaultKind.RATE_LIMIT, api=PAY, times=1, retry_after=30))
         result = await client.payouts.create(payout("dl_pause"))
         assert sleep.delays == [30]
@@ -130,7 +152,9 @@ class SlowClaims(MemoryStore):
         return await super().claim(*args, **kwargs)
 
 
-async def test_deadline_before_anything_was_sent_leaves_nothing_in_doubt(gw: SandboxGateway) -> None:
+async def test_deadline_before_anything_was_sent_leaves_nothing_in_doubt(
+    gw: SandboxGateway,
+) -> None:
     """The deadline passes while the journal is still claiming the number: DeadlineExceededError
     with ``maybe_sent`` false, nothing sent, the claim handed back, nothing for reconcile() to
     settle, and the same request goes through afterwards."""
@@ -143,7 +167,8 @@ async def test_deadline_before_anything_was_sent_leaves_nothing_in_doubt(gw: San
         record = await store.get("dl_early")
         assert record is None or (record.state is RecordState.CLAIMED and not record.maybe_sent)
         report = await client.payouts.reconcile()
-        assert list(report) == [] and report.in_doubt == []
+        assert list(report) == []
+        assert report.in_doubt == []
         result = await client.payouts.create(payout("dl_early"))
     assert result.out_trade_no == "dl_early"
     assert gw.ledger.post_count(api=PAY) == 1
