@@ -192,3 +192,24 @@ async def test_list_timeout_is_per_attempt_and_deadline_per_page(gw: SandboxGate
         with pytest.raises(DeadlineExceededError):
             async for _ in client.payouts.list(begin=DAY, end=end, deadline=0.2):
                 pass
+
+
+async def test_create_many_applies_the_deadline_to_each_payout(gw: SandboxGateway) -> None:
+    """One slow payout ends in doubt at its deadline; the others in the batch are paid."""
+    async with PayerMaxClient(gw.config(), retry=fast_retry_policy()) as client:
+        gw.faults.add(Fault(FaultKind.DELAY, api=PAY, out_trade_no="dl_many_1", delay=30.0))
+        requests = [payout(f"dl_many_{index}") for index in range(3)]
+        results = await client.payouts.create_many(requests, deadline=0.5, timeout=60)
+    assert isinstance(results[1], PayoutOutcomeUnknown)
+    assert [getattr(r, "out_trade_no", None) for r in results] == [f"dl_many_{i}" for i in range(3)]
+    assert sorted(gw.ledger.orders) == ["dl_many_0", "dl_many_1", "dl_many_2"]
+
+
+async def test_validate_and_retrieve_take_a_deadline_they_meet(gw: SandboxGateway) -> None:
+    """A deadline that is met changes nothing: the answer comes back as without one."""
+    async with PayerMaxClient(gw.config(), retry=fast_retry_policy()) as client:
+        check = await client.payouts.validate(payout("dl_met"), timeout=10, deadline=30)
+        assert check.ok
+        await client.payouts.create(payout("dl_met"), timeout=10, deadline=30)
+        order = await client.payouts.retrieve("dl_met", deadline=30)
+    assert order.out_trade_no == "dl_met"
