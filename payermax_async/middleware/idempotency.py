@@ -16,7 +16,7 @@ through untouched. For a payout:
 4. Mark ``SENT`` (committed) and hand the call to the retry layer, telling it whether the payout may
    already exist (``Call.may_exist``); record what came back: accepted, refused (definitive only for
    a signed refusal of a payout never maybe-sent), nothing sent, or in doubt. A cancellation after the
-   mark leaves the record in doubt.
+   mark leaves the record in doubt; so does a ``Call.deadline`` that passes then (:mod:`.deadlines`).
 
 The lease a claim holds covers the owner's worst case and is renewed at each send and by a heartbeat
 while the owner works (:mod:`.leases`), so no other process takes a number over from a working owner.

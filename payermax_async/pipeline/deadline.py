@@ -92,8 +92,10 @@ class DeadlineScope:
     ) -> None:
         if self._handle is not None:
             self._handle.cancel()
-        if not self.expired or exc_type is not asyncio.CancelledError:
+        if not self.expired:
             return
-        if sys.version_info >= (3, 11) and self._task is not None and self._task.uncancel() > 0:
-            return  # someone else cancelled the task too: let that cancellation through
-        raise asyncio.TimeoutError from exc
+        others = 0  # cancellations of the task besides ours (countable on 3.11+)
+        if sys.version_info >= (3, 11) and self._task is not None:
+            others = self._task.uncancel()  # ours is consumed, whatever the body made of it
+        if exc_type is asyncio.CancelledError and others == 0:
+            raise asyncio.TimeoutError from exc

@@ -213,3 +213,22 @@ async def test_validate_and_retrieve_take_a_deadline_they_meet(gw: SandboxGatewa
         await client.payouts.create(payout("dl_met"), timeout=10, deadline=30)
         order = await client.payouts.retrieve("dl_met", deadline=30)
     assert order.out_trade_no == "dl_met"
+
+
+async def test_a_cancelled_caller_is_cancelled_not_timed_out(gw: SandboxGateway) -> None:
+    """A caller cancelled before its deadline gets CancelledError (never swallowed or turned into
+    a timeout); the payout it sent stays in doubt."""
+    store = MemoryStore()
+    async with PayerMaxClient(gw.config(), store=store, retry=fast_retry_policy()) as client:
+        gw.faults.add(Fault(FaultKind.DELAY, api=PAY, times=1, delay=30.0))
+        task = asyncio.ensure_future(client.payouts.create(payout("dl_cancel"), deadline=60))
+        for _ in range(400):
+            if gw.ledger.post_count(api=PAY):
+                break
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        record = await store.get("dl_cancel")
+    assert record is not None
+    assert record.state is RecordState.IN_DOUBT
