@@ -178,8 +178,9 @@ class PayerMaxClient:
         Options not given are the client's (a view of a view keeps the first view's). An
         operation's own ``timeout=`` or ``deadline=`` still wins over the view's.
 
-        The client owns the session and the store; the view owns nothing. Closing the view
-        (``aclose()``, ``async with``) only stops the view; closing the client stops its views too.
+        Who owns what: the client closes its own session when it is closed (never one you passed
+        as ``session=``, and never the store); a view owns nothing. Closing a view (``aclose()``,
+        ``async with``) only stops the view; closing the client stops its views too.
 
         Args:
             retry: the retry policy of the view's calls.
