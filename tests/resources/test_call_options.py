@@ -7,7 +7,9 @@ import asyncio
 import math
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
+from typing import Any
 
+import aiohttp
 import pytest
 
 from payermax_async import (
@@ -15,6 +17,7 @@ from payermax_async import (
     MemoryStore,
     PayerMaxClient,
     RetryPolicy,
+    RsaSigner,
     ValidationError,
 )
 from payermax_async.errors import (
@@ -203,3 +206,27 @@ async def test_operations_refuse_a_bad_deadline_before_any_io(
 async def _drain(orders: AsyncIterator[object]) -> None:
     async for _ in orders:
         pass
+
+
+async def test_making_a_view_creates_no_session_store_or_signer(
+    gw: SandboxGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view is cheap: no aiohttp session, journal store or signer is built for it, and its calls
+    go through the client's session."""
+    async with PayerMaxClient(gw.config(), retry=fast_retry_policy()) as client:
+        await client.payouts.create(payout("opt_cheap"))
+        built: list[str] = []
+        for cls in (aiohttp.ClientSession, MemoryStore, RsaSigner):
+            original = cls.__init__
+
+            def spy(self: object, *args: object, _o: Any = original, **kwargs: object) -> None:
+                built.append(type(self).__name__)
+                _o(self, *args, **kwargs)
+
+            monkeypatch.setattr(cls, "__init__", spy)
+        views = [
+            client.with_options(timeout=5, retry=RetryPolicy(max_attempts=2)) for _ in range(50)
+        ]
+        orders = [await view.payouts.retrieve("opt_cheap") for view in views[:3]]
+        assert built == []
+    assert {order.out_trade_no for order in orders} == {"opt_cheap"}
