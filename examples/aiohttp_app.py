@@ -122,6 +122,9 @@ class Settings:
     notify_url: str | None = None
     store: IdempotencyStore | None = None
     retry: RetryPolicy | None = None
+    #: Seconds any one PayerMax call may take in all (attempts, pauses, settling queries); a payout
+    #: cut after it may have been sent answers 202 in doubt. ``None``: no bound.
+    call_deadline: float | None = 20.0
     reconcile_every: float | None = 60.0
     stale_after: float = 300.0
 
@@ -266,6 +269,10 @@ async def _reconcile_forever(app: web.Application, every: float) -> None:
             await reconcile_once(app[CLIENT], app[BOOK], stale_after=app[SETTINGS].stale_after)
 
 
+def _bounded(client: PayerMaxClient, deadline: float | None) -> PayerMaxClient:
+    return client if deadline is None else client.with_options(deadline=deadline)
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the app: the client lives in ``cleanup_ctx``; the webhook shares its journal."""
     app = web.Application()
@@ -278,7 +285,9 @@ def create_app(settings: Settings) -> web.Application:
         # Runs at startup up to the yield, and after it at cleanup: the client's session is
         # closed when the app stops, after every request has finished.
         async with PayerMaxClient(settings.config, store=store, retry=settings.retry) as client:
-            app[CLIENT] = client
+            # Every call gets a deadline (a view: same session and journal), so a slow gateway
+            # cannot hold a request past the load balancer's own timeout.
+            app[CLIENT] = _bounded(client, settings.call_deadline)
             reconciler = None
             if settings.reconcile_every is not None:
                 reconciler = asyncio.create_task(_reconcile_forever(app, settings.reconcile_every))

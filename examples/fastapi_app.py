@@ -168,6 +168,9 @@ class Settings:
     notify_url: str | None = None
     store: IdempotencyStore | None = None
     retry: RetryPolicy | None = None
+    #: Seconds any one PayerMax call may take in all (attempts, pauses, settling queries); a payout
+    #: cut after it may have been sent answers 202 in doubt. ``None``: no bound.
+    call_deadline: float | None = 20.0
     #: Seconds between reconciler runs; ``None`` turns the background task off.
     reconcile_every: float | None = 60.0
     #: A pending payout with no news for this long is queried (its notification may be lost).
@@ -270,6 +273,10 @@ async def _reconcile_forever(
             await reconcile_once(client, book, stale_after=stale_after)
 
 
+def _bounded(client: PayerMaxClient, deadline: float | None) -> PayerMaxClient:
+    return client if deadline is None else client.with_options(deadline=deadline)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the app. The client opens in the lifespan; the webhook shares the client's journal."""
     store: IdempotencyStore = settings.store if settings.store is not None else MemoryStore()
@@ -278,7 +285,9 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with PayerMaxClient(settings.config, store=store, retry=settings.retry) as client:
-            app.state.payermax = client
+            # Every call gets a deadline (a view: same session and journal), so a slow gateway
+            # cannot hold a request past the load balancer's own timeout.
+            app.state.payermax = _bounded(client, settings.call_deadline)
             app.state.book = book
             reconciler = None
             if settings.reconcile_every is not None:

@@ -6,12 +6,12 @@ SDK messages are already masked, and nothing here echoes the request.
 
 | outcome | status | body |
 |---|---|---|
-| ``PayoutOutcomeUnknown`` | 202 | ``{"withdrawal_id", "status": "IN_DOUBT", "detail"}``: may exist; settled later |
+| ``PayoutOutcomeUnknown`` (also a deadline passed after sending) | 202 | ``{"withdrawal_id", "status": "IN_DOUBT", "detail"}``: may exist; settled later |
 | ``ValidationError`` | 422 | ``{"error": "invalid", "field", "detail"}`` |
 | payee refused by ``validate()`` | 422 | ``{"error": "payee_invalid", "fields": [{"field", "detail"}]}`` |
 | ``InvalidRequestError`` | 422 | ``{"error": "rejected", "code", "detail"}``: no payout exists |
 | ``IdempotencyConflictError`` | 409 | ``{"error": "conflict", "detail"}`` |
-| ``RateLimitError``, ``TransportError`` | 503 | ``{"error": "unavailable", "detail"}``: nothing was sent |
+| ``RateLimitError``, ``TransportError`` (also ``DeadlineExceededError``) | 503 | ``{"error": "unavailable", "detail"}``: nothing was sent |
 | any other ``PayerMaxError`` | 502 | ``{"error": "provider_error", "code"}`` |
 | a body that is not a withdrawal | 400 | ``{"error": "bad_request", "detail"}`` |
 | an unknown withdrawal | 404 | ``{"error": "not_found"}`` |
@@ -66,7 +66,9 @@ def error_answer(exc: PayerMaxError, withdrawal_id: str) -> Answer:
     if isinstance(exc, InvalidRequestError):
         return Answer(422, {"error": "rejected", "code": exc.code, "detail": exc.msg})
     if isinstance(exc, RateLimitError | TransportError):
-        # Not sent: the SDK surfaces these only when no attempt may have reached the gateway.
+        # Not sent: the SDK surfaces these only when no attempt may have reached the gateway (a
+        # payout whose deadline passed after it may have been sent is PayoutOutcomeUnknown above;
+        # for retrieve() the provider was merely too slow).
         detail = "payment provider unavailable; retry with the same withdrawal_id"
         return Answer(503, {"error": "unavailable", "detail": detail})
     code = exc.code if isinstance(exc, APIError) else type(exc).__name__

@@ -7,6 +7,7 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 import aiohttp
+import attrs
 
 from ._config import PayerMaxConfig, check_base_url, is_loopback_host
 from .errors import ClientClosedError, ConfigurationError, ValidationError
@@ -17,6 +18,7 @@ from .middleware.policy import RetryPolicy
 from .middleware.retry import RetryMiddleware
 from .middleware.signing import SigningMiddleware
 from .pipeline.chain import Call, Middleware, Reply, Scope, build_chain, scope_of
+from .pipeline.deadline import check_deadline, deadline_at
 from .pipeline.transport import DEFAULT_TIMEOUT, AiohttpTransport, unverified_tls_reason
 from .protocol.apis import API_PAY
 from .protocol.envelope import EnvelopeWriter
@@ -46,7 +48,9 @@ class PayerMaxClient:
             process). Use :class:`SQLiteStore` to survive crashes, :class:`RedisStore` to share one
             journal between processes and hosts. The client never closes a store you pass.
         retry: the retry policy; defaults to ``RetryPolicy()``.
-        timeout: the default timeout, in seconds (total) or as an ``aiohttp.ClientTimeout``.
+        timeout: the default timeout of each HTTP attempt, in seconds (that attempt's total) or as
+            an ``aiohttp.ClientTimeout``; a retry gets it whole again. Bound a whole call with
+            ``deadline=`` on the operation or :meth:`with_options`.
         session: an ``aiohttp.ClientSession`` to borrow (the client never closes it). Its connector
             must verify TLS certificates (aiohttp's default, or your own ``ssl.SSLContext`` with
             ``verify_mode`` ``CERT_REQUIRED`` and ``check_hostname`` on) unless the gateway is a
@@ -82,6 +86,8 @@ class PayerMaxClient:
         absence_window: float = DEFAULT_ABSENCE_WINDOW,
     ) -> None:
         self._closed = False  # first: repr() must work even if the checks below raise
+        self._root = self  # a view made by with_options() points at the client that made it
+        self._options: _ViewOptions | None = None
         _check_arguments(config, store, retry, absence_window)
         self.config = config
         self.store: IdempotencyStore = store if store is not None else MemoryStore()
@@ -106,12 +112,15 @@ class PayerMaxClient:
             absence_window=float(absence_window),
             default_timeout=total,
         )
-        hooks = hooks or Hooks()
+        self._hooks = hooks = hooks or Hooks()
         self._retry = RetryMiddleware(self.retry, lookup=query_payout, hooks=hooks)
-        signing = SigningMiddleware(
+        self._middlewares = tuple(middlewares)
+        self._signing = SigningMiddleware(
             signer if signer is not None else RsaSigner(config.private_key), _writer(config)
         )
-        self._handler = build_chain(self._onion(middlewares, hooks, signing), self._transport)
+        self._handler = build_chain(
+            self._onion(self._middlewares, hooks, self._signing), self._transport
+        )
         self.payouts = Payouts(self._dispatch, self._idempotency)
 
     def _onion(
@@ -146,8 +155,73 @@ class PayerMaxClient:
 
     @property
     def closed(self) -> bool:
-        """Whether the client was closed."""
-        return self._closed
+        """Whether the client was closed (a view: it, or the client it was made from)."""
+        return self._closed or self._root._closed
+
+    def with_options(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: TimeoutInput = None,
+        deadline: float | None = None,
+    ) -> PayerMaxClient:
+        """A view of this client whose calls use other options; this client is unchanged.
+
+        The view shares everything else: the HTTP session and its connections, the signer, the
+        journal store (and its in-flight payouts, so a view and its client creating one
+        ``outTradeNo`` still make one payout), the middlewares, hooks and retry budget. Making one
+        is cheap (no session, store or key is created), so make one per request if that suits::
+
+            quick = client.with_options(timeout=5, deadline=20)
+            result = await quick.payouts.create(request)
+
+        Options not given are the client's (a view of a view keeps the first view's). An
+        operation's own ``timeout=`` or ``deadline=`` still wins over the view's.
+
+        Who owns what: the client closes its own session when it is closed (never one you passed
+        as ``session=``, and never the store); a view owns nothing. Closing a view (``aclose()``,
+        ``async with``) only stops the view; closing the client stops its views too.
+
+        Args:
+            retry: the retry policy of the view's calls.
+            timeout: each HTTP attempt's timeout (seconds or an ``aiohttp.ClientTimeout``).
+            deadline: seconds for each whole call (every attempt, pause and settling query).
+
+        Raises:
+            ConfigurationError: ``retry`` is not a :class:`RetryPolicy`.
+            ValidationError: ``timeout`` or ``deadline`` is not a usable number of seconds (NaN,
+                infinite, zero, negative or over a day), naming it.
+            ClientClosedError: this client is closed.
+        """
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            msg = f"retry must be a RetryPolicy, not {type(retry).__name__}"
+            raise ConfigurationError(msg)
+        attempt_timeout = as_client_timeout(timeout)
+        seconds = check_deadline(deadline)
+        if self.closed:
+            raise ClientClosedError(_CLOSED)
+        base = self._options or _ViewOptions()
+        options = _ViewOptions(
+            timeout=attempt_timeout or base.timeout,
+            deadline=seconds if seconds is not None else base.deadline,
+        )
+        return self._root._view(retry or self.retry, options)
+
+    def _view(self, retry: RetryPolicy, options: _ViewOptions) -> PayerMaxClient:
+        view = object.__new__(PayerMaxClient)
+        view.__dict__.update(self.__dict__)  # shared: config, store, transport, journal, signing
+        view._closed = False
+        view._options = options if options.timeout or options.deadline else None
+        view.retry = retry
+        handler = self._handler
+        if retry is not self.retry:
+            view._retry = RetryMiddleware(retry, lookup=query_payout, hooks=self._hooks)
+            view._retry.budget = self._retry.budget  # one retry budget per client, views included
+            onion = view._onion(self._middlewares, self._hooks, self._signing)
+            handler = build_chain(onion, self._transport)
+        view._handler = handler
+        view.payouts = Payouts(view._dispatch, self._idempotency)
+        return view
 
     async def send(self, call: Call) -> Reply:
         """Send a call through the whole chain. Resources use this; most users never need it.
@@ -164,20 +238,25 @@ class PayerMaxClient:
     def _dispatch(self, call: Call) -> Awaitable[Reply]:
         # send() without a coroutine of its own, for the resources' hot paths (one frame fewer held
         # per call in flight). Raises at once when closed; the caller awaits the result at once.
-        if self._closed:
-            msg = "this PayerMaxClient is closed; create a new one"
-            raise ClientClosedError(msg)
+        if self._closed or self._root._closed:
+            raise ClientClosedError(_CLOSED)
+        if self._options is not None:
+            call = self._options.apply(call)
         return self._handler(call)
 
     async def aclose(self) -> None:
-        """Close the client's own HTTP session. Safe to call more than once."""
+        """Close the client's own HTTP session. Safe to call more than once.
+
+        On a view (:meth:`with_options`) this only closes the view: the session belongs to the
+        client it was made from.
+        """
         self._closed = True
-        await self._transport.aclose()
+        if self._root is self:
+            await self._transport.aclose()
 
     async def __aenter__(self) -> PayerMaxClient:
-        if self._closed:
-            msg = "this PayerMaxClient is closed; create a new one"
-            raise ClientClosedError(msg)
+        if self.closed:
+            raise ClientClosedError(_CLOSED)
         return self
 
     async def __aexit__(
@@ -189,8 +268,27 @@ class PayerMaxClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"PayerMaxClient(merchant_no={self.config.merchant_no!r}, {state})"
+        state = "closed" if self.closed else "open"
+        view = "" if self._root is self else ", view"
+        return f"PayerMaxClient(merchant_no={self.config.merchant_no!r}, {state}{view})"
+
+
+_CLOSED = "this PayerMaxClient is closed; create a new one"
+
+
+@attrs.frozen
+class _ViewOptions:
+    """What a view changes in each call that does not set it itself."""
+
+    timeout: aiohttp.ClientTimeout | None = None
+    deadline: float | None = None  # seconds from the moment the call is sent
+
+    def apply(self, call: Call) -> Call:
+        timeout = call.timeout or self.timeout
+        at = call.deadline if call.deadline is not None else deadline_at(self.deadline)
+        if timeout is call.timeout and at == call.deadline:
+            return call
+        return attrs.evolve(call, timeout=timeout, deadline=at)
 
 
 #: The longest absence window accepted (30 days): longer only keeps payouts in doubt longer.

@@ -13,6 +13,7 @@ The tree, so that ``except`` clauses can be as broad or as narrow as the caller 
     ├── TransportError                 the request did not complete; ``.maybe_sent`` says if it may have
     │   ├── ConnectError               could not connect (DNS, refused, connect timeout, TLS): not sent
     │   ├── RequestTimeoutError        no complete answer in time after sending: maybe sent
+    │   │   └── DeadlineExceededError (TimeoutError) the call's ``deadline=`` passed (a payout: not sent)
     │   ├── ConnectionLostError        the connection broke after sending: maybe sent
     │   └── InvalidResponseError       an answer that is not a PayerMax envelope (HTML 502 page, ...)
     ├── APIError                       the gateway answered with a code other than APPLY_SUCCESS
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectError",
     "ConnectionLostError",
+    "DeadlineExceededError",
     "DuplicateOrderError",
     "GatewayError",
     "IdempotencyConflictError",
@@ -140,6 +142,18 @@ class ConnectError(TransportError):
 
 class RequestTimeoutError(TransportError):
     """No complete response arrived in time after the request was (possibly) sent."""
+
+
+class DeadlineExceededError(RequestTimeoutError, TimeoutError):
+    """The call's ``deadline=`` (seconds for the whole call: every attempt, backoff and settling
+    query) passed before it ended.
+
+    A payout raises it only when no request of this call may have left and no earlier one may have:
+    ``maybe_sent`` is ``False``, nothing is in doubt, and ``create()`` may be called again with the
+    same request. A payout whose deadline passes after a request may have left raises
+    :class:`PayoutOutcomeUnknown` instead (its ``__cause__`` is this error). For reads, ``maybe_sent``
+    is ``True`` (a query may have reached the gateway; repeating it is harmless).
+    """
 
 
 class ConnectionLostError(TransportError):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+
 import payermax_async
+from payermax_async import errors
+from payermax_async.resources.payouts import Payouts
 
 PUBLIC_NAMES = {
     "PayerMaxClient",
@@ -61,3 +65,17 @@ def test_errors_share_one_base() -> None:
         if isinstance(member, type) and issubclass(member, Exception):
             assert issubclass(member, payermax_async.PayerMaxError), name
     assert issubclass(payermax_async.ValidationError, ValueError)
+
+
+def test_per_call_option_names() -> None:
+    """The per-call options are part of the contract: ``with_options`` and ``DeadlineExceededError``
+    (in ``payermax_async.errors``, next to the other transport errors), and ``timeout``/``deadline``
+    on every operation that sends."""
+    assert "DeadlineExceededError" in errors.__all__
+    assert issubclass(errors.DeadlineExceededError, errors.RequestTimeoutError)
+    parameters = inspect.signature(payermax_async.PayerMaxClient.with_options).parameters
+    assert list(parameters) == ["self", "retry", "timeout", "deadline"]
+    for operation in ("validate", "create", "create_many", "retrieve", "list"):
+        names = inspect.signature(getattr(Payouts, operation)).parameters
+        assert "timeout" in names, operation
+        assert "deadline" in names, operation

@@ -22,11 +22,14 @@ class Flight:
     knows it was itself cancelled, on every Python version (``Task.cancelling()`` is 3.11+).
     """
 
-    __slots__ = ("_waiter", "fingerprint")
+    __slots__ = ("_waiter", "fingerprint", "maybe_sent")
 
-    def __init__(self, fingerprint: str) -> None:
+    def __init__(self, fingerprint: str, *, maybe_sent: bool = False) -> None:
         self.fingerprint = fingerprint
         self._waiter: asyncio.Future[Reply] | None = None
+        #: Whether a request of this payout may have left (this attempt's, an earlier call's or
+        #: another owner's): a deadline that cuts the attempt then leaves it in doubt.
+        self.maybe_sent = maybe_sent
 
     def waiter(self) -> asyncio.Future[Reply]:
         """The future followers await (made on first use)."""

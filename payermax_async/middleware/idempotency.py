@@ -16,7 +16,7 @@ through untouched. For a payout:
 4. Mark ``SENT`` (committed) and hand the call to the retry layer, telling it whether the payout may
    already exist (``Call.may_exist``); record what came back: accepted, refused (definitive only for
    a signed refusal of a payout never maybe-sent), nothing sent, or in doubt. A cancellation after the
-   mark leaves the record in doubt.
+   mark leaves the record in doubt; so does a ``Call.deadline`` that passes then (:mod:`.deadlines`).
 
 The lease a claim holds covers the owner's worst case and is renewed at each send and by a heartbeat
 while the owner works (:mod:`.leases`), so no other process takes a number over from a working owner.
@@ -43,6 +43,7 @@ from ..pipeline.chain import Call, Handler, Reply
 from ..stores.base import Claim, ClaimOutcome, PayoutRecord, RecordState
 from ..stores.protocol import IdempotencyStore
 from .backoff import Backoff
+from .deadlines import FOLLOWED, pay_within, read_within
 from .flight import Flight, LeaderCancelled
 from .intent import PayoutIntent
 from .journal import DEFAULT_ABSENCE_WINDOW, Journal
@@ -125,10 +126,16 @@ class IdempotencyMiddleware:
     def __call__(self, call: Call, next_handler: Handler) -> Awaitable[Reply]:
         key = call.idempotency_key
         if key is None:
+            if call.deadline is not None:
+                return read_within(call, next_handler)
             return next_handler(call)  # not a payout: no coroutine of ours in its way
+        if call.deadline is not None:
+            return pay_within(call, key, lambda seen: self._payout(call, next_handler, key, seen))
         return self._payout(call, next_handler, key)
 
-    async def _payout(self, call: Call, next_handler: Handler, key: str) -> Reply:
+    async def _payout(
+        self, call: Call, next_handler: Handler, key: str, seen: list[Flight] | None = None
+    ) -> Reply:
         if not key:
             msg = "a payout needs its outTradeNo as the idempotency key"
             raise ValidationError(msg, field="outTradeNo")
@@ -139,6 +146,8 @@ class IdempotencyMiddleware:
                 # The initiator settles the payout itself (no task of its own): cancelling it
                 # cancels the attempt, whose record then stays in doubt.
                 flight = self._inflight[key] = Flight(intent.fingerprint)
+                if seen is not None:
+                    seen.append(flight)
                 try:
                     reply = await self._settle(call, next_handler, intent)
                 except BaseException as exc:
@@ -150,6 +159,8 @@ class IdempotencyMiddleware:
                 return reply
             if flight.fingerprint != intent.fingerprint:
                 raise conflict_error(key, await self.store.get(key))
+            if seen is not None:
+                seen.append(FOLLOWED)
             try:
                 return await asyncio.shield(flight.waiter())
             except LeaderCancelled:
@@ -158,6 +169,11 @@ class IdempotencyMiddleware:
                 self._forget(key, flight)
         msg = f"payout {last4(key)} could not be settled: its attempts kept being cancelled"
         raise PayoutOutcomeUnknown(msg, out_trade_no=key)
+
+    def _maybe_sent(self, key: str) -> None:
+        flight = self._inflight.get(key)
+        if flight is not None:
+            flight.maybe_sent = True
 
     def _forget(self, key: str, flight: Flight) -> None:
         if self._inflight.get(key) is flight:
@@ -177,6 +193,8 @@ class IdempotencyMiddleware:
             # outcome too (as a follower in this process would share it), never a cue to resend.
             claim = await self._claim(intent, fp, token, lease, adopt_refusal=waits > 0)
             outcome, record = claim.outcome, claim.record
+            if outcome is not ClaimOutcome.SEND:
+                self._maybe_sent(key)  # sent before, exists, or another owner may send it now
             if outcome is ClaimOutcome.REFUSED:
                 msg = f"refused for another call of payout {last4(key)} that this call waited on"
                 raise error_for_code(record.error_code or "REJECTED", msg, verified=True)
@@ -279,6 +297,7 @@ class IdempotencyMiddleware:
 
     async def _transmit(self, call: Call, next_handler: Handler, key: str, token: str) -> Reply:
         """The record is ``SENT`` (committed): hand the call to the retry layer, record the outcome."""
+        self._maybe_sent(key)
         try:
             reply = await next_handler(call)
         except asyncio.CancelledError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 
+from .._redact import last4
 from ..errors import (
     APIError,
     AuthenticationError,
@@ -26,6 +27,7 @@ from ..errors import (
     GatewayError,
     IdempotencyConflictError,
     InvalidRequestError,
+    InvalidResponseError,
     OrderNotFoundError,
     PayoutOutcomeUnknown,
     RateLimitError,
@@ -34,8 +36,10 @@ from ..errors import (
     TransportError,
     ValidationError,
 )
+from ..models.payouts import PayoutStatus
+from ..pipeline.chain import Call, Reply
 
-__all__ = ["Outcome", "classify", "is_transient_read_failure", "outcome_unknown"]
+__all__ = ["Outcome", "check_pay_reply", "classify", "is_transient_read_failure", "outcome_unknown"]
 
 
 class Outcome(str, enum.Enum):
@@ -109,3 +113,22 @@ def outcome_unknown(key: str, cause: BaseException) -> PayoutOutcomeUnknown:
         msg=api.msg if api is not None else None,
         verified=api.verified if api is not None else None,
     )
+
+
+def check_pay_reply(call: Call, reply: Reply) -> None:
+    """An accepted payout answer must name our ``outTradeNo`` and a known status.
+
+    A cheap look at the two fields that matter (the resource parses the whole answer afterwards).
+
+    Raises:
+        InvalidResponseError: it does not (an unknown outcome: the retry layer asks the gateway).
+    """
+    key = call.idempotency_key
+    data = reply.data or {}
+    status = data.get("status", PayoutStatus.PENDING.value)
+    if data.get("outTradeNo") != key or not isinstance(status, str) or status not in _STATUS_VALUES:
+        msg = f"{call.api} answer for {last4(key or '')} lacks our outTradeNo or a known status"
+        raise InvalidResponseError(msg, http_status=reply.http_status)
+
+
+_STATUS_VALUES = frozenset(status.value for status in PayoutStatus)

@@ -6,14 +6,14 @@ call, or in an earlier one: ``Call.may_exist``), in which case the refusal prove
 payout is looked up; **duplicate** or **unknown** → ask ``paymentOrderQry`` (:mod:`.settle`). Found:
 adopt it (if it is the same payout). A signed ``ORDER_NOT_EXIST``: resend the **same**
 ``outTradeNo`` (the gateway refuses a second order under it). The query failed too: give up with
-:class:`PayoutOutcomeUnknown`; nothing is resent blindly, and once anything may have been sent, the
-call ends only in the order or in doubt.
+:class:`PayoutOutcomeUnknown`; nothing is resent blindly: once anything may have been sent, the call
+ends only in the order or in doubt.
 
-Reads (query, list, validate) are safe to repeat and retry on not-sent, timeouts, resets, 429, 5xx
-and unsigned answers. Backoff is exponential with full jitter, ``Retry-After`` is honoured up to a
-cap, an overall deadline bounds each call, and a per-client token bucket (like botocore's retry
-quota) stops retries when most calls are failing, so an outage cannot turn into a retry storm.
-tenacity drives the loop; none of its types leave this module.
+Reads (query, list, validate) are retried on not-sent, timeouts, resets, 429, 5xx and unsigned
+answers. Backoff has full jitter, ``Retry-After`` is honoured up to a cap, ``RetryPolicy.deadline``
+bounds each call (no pause crosses a call's own ``deadline=``: it ends in ``DeadlineExceededError``),
+a per-client token bucket (botocore's retry quota) stops retries when most calls fail. tenacity
+drives the loop; none of its types leave this module.
 """
 
 from __future__ import annotations
@@ -22,25 +22,32 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 import attrs
 import tenacity
 
-from .._redact import last4, redact_text
+from .._redact import redact_text
 from ..errors import (
-    InvalidResponseError,
+    DeadlineExceededError,
     PayerMaxError,
     RateLimitError,
     RequestTimeoutError,
     RequestTimeSkewError,
 )
-from ..models.payouts import PayoutStatus
 from ..pipeline.chain import Call, Handler, Reply
+from ..pipeline.deadline import remaining
 from ..stores._journal import order_fact
 from .backoff import Backoff
 from .hooks import HookEvent, Hooks
 from .logging import logger
-from .outcomes import Outcome, classify, is_transient_read_failure, outcome_unknown
+from .outcomes import (
+    Outcome,
+    check_pay_reply,
+    classify,
+    is_transient_read_failure,
+    outcome_unknown,
+)
 from .policy import Clock, RetryBudget, RetryPolicy, Sleep
 from .settle import PayoutLookup, check_same_payout
 
@@ -76,6 +83,7 @@ class _Ctx:
     spent: int = 0
     maybe_sent: bool = False
     skews: int = 0
+    out_of_time: bool = False  # the call's own deadline= left no time for another attempt
 
 
 class RetryMiddleware:
@@ -129,6 +137,10 @@ class RetryMiddleware:
             return True
         elapsed = self._clock() - ctx.started
         if elapsed + (state.upcoming_sleep or 0.0) >= self.policy.deadline:
+            return True
+        left = remaining(ctx.call.deadline)  # end now, not cut mid-pause
+        if left is not None and left <= (state.upcoming_sleep or 0.0):
+            ctx.out_of_time = True
             return True
         cost = (
             self.policy.timeout_cost
@@ -255,9 +267,7 @@ class RetryMiddleware:
             raise first  # pragma: no cover (_read_again always raises)
         except _Again as again:
             await self._give_up(ctx, again.cause)
-            # Re-raise the attempt's own error with its own cause (the aiohttp error behind a
-            # TransportError), not the retry machinery's.
-            raise again.cause from again.cause.__cause__
+            _raise_last(ctx, again.cause, maybe_sent=True)
 
     # ------------------------------------------------------------------------------- payouts
 
@@ -283,9 +293,7 @@ class RetryMiddleware:
             await self._give_up(ctx, again.cause)
             if ctx.maybe_sent:
                 raise outcome_unknown(call.idempotency_key or "", again.cause) from again.cause
-            # Re-raise the attempt's own error with its own cause (the aiohttp error behind a
-            # TransportError), not the retry machinery's.
-            raise again.cause from again.cause.__cause__
+            _raise_last(ctx, again.cause, maybe_sent=False)
         except _Unresolved as unresolved:
             await self._give_up(ctx, unresolved.cause)
             raise outcome_unknown(
@@ -360,6 +368,16 @@ class RetryMiddleware:
         return attrs.evolve(found.reply, api=call.api, msg="settled by a query", data=data)
 
 
+def _raise_last(ctx: _Ctx, cause: PayerMaxError, *, maybe_sent: bool) -> NoReturn:
+    """Give up with the last attempt's own error and its own cause (the aiohttp error behind a
+    TransportError), not the retry machinery's; as a DeadlineExceededError caused by it when the
+    call's deadline left no time for another attempt."""
+    if ctx.out_of_time:
+        msg = f"{ctx.call.api}: no time for another attempt before the call's deadline (last: {type(cause).__name__})"
+        raise DeadlineExceededError(msg, maybe_sent=maybe_sent) from cause
+    raise cause from cause.__cause__
+
+
 def _cause(state: tenacity.RetryCallState) -> PayerMaxError | None:
     outcome = state.outcome
     if outcome is None or not outcome.failed:
@@ -375,22 +393,3 @@ def _fields(call: Call, attempt: int | None, outcome: str) -> dict[str, object]:
         "attempt": attempt if attempt is not None else call.attempt,
         "outcome": outcome,
     }
-
-
-def check_pay_reply(call: Call, reply: Reply) -> None:
-    """An accepted payout answer must name our ``outTradeNo`` and a known status.
-
-    A cheap look at the two fields that matter (the resource parses the whole answer afterwards).
-
-    Raises:
-        InvalidResponseError: it does not (an unknown outcome: the retry layer asks the gateway).
-    """
-    key = call.idempotency_key
-    data = reply.data or {}
-    status = data.get("status", PayoutStatus.PENDING.value)
-    if data.get("outTradeNo") != key or not isinstance(status, str) or status not in _STATUS_VALUES:
-        msg = f"{call.api} answer for {last4(key or '')} lacks our outTradeNo or a known status"
-        raise InvalidResponseError(msg, http_status=reply.http_status)
-
-
-_STATUS_VALUES = frozenset(status.value for status in PayoutStatus)

@@ -35,7 +35,9 @@ class Call:
         data: (property) ``data_json`` parsed again on each access: a private copy nobody else holds.
         idempotency_key: the ``outTradeNo`` of a payout, fixed before the first attempt; ``None`` for
             reads.
-        timeout: a per-call timeout overriding the client's.
+        timeout: a per-attempt timeout overriding the client's (each HTTP attempt gets it whole).
+        deadline: the instant, on the event loop's clock (``loop.time()``), by which the whole call
+            (every attempt, backoff and settling query) must end; ``None`` for no such bound.
         body: the signed envelope bytes (set by the signing middleware).
         headers: HTTP headers to send (the signing middleware adds ``sign``).
         attempt: 1 for the first attempt; the retry middleware counts up.
@@ -48,6 +50,7 @@ class Call:
     data_json: bytes
     idempotency_key: str | None = None
     timeout: aiohttp.ClientTimeout | None = None
+    deadline: float | None = None
     body: bytes | None = None
     headers: Mapping[str, str] = attrs.field(default=_NO_HEADERS)
     attempt: int = 1
@@ -72,6 +75,7 @@ class Call:
         *,
         idempotency_key: str | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
+        deadline: float | None = None,
     ) -> Call:
         """Serialise ``data`` once and keep only those bytes, so later changes by the caller to their
         mapping cannot alter what a retry sends."""
@@ -80,6 +84,7 @@ class Call:
             data_json=encode_data(data),
             idempotency_key=idempotency_key,
             timeout=timeout,
+            deadline=deadline,
         )
 
 

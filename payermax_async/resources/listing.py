@@ -5,20 +5,33 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 
+import aiohttp
+
 from ..errors import InvalidResponseError, ValidationError
 from ..middleware.settle import Send
 from ..models.payouts import PayoutOrder, PayoutStatus
 from ..pipeline.chain import Call, Reply
+from ..pipeline.deadline import deadline_at
 from ..protocol.apis import MAX_BATCH_WINDOW
 from ..protocol.rules import check_country
 from .parsing import parse_data
 
-__all__ = ["MAX_LIST_SPAN", "batch_time", "day_windows", "list_filters", "list_orders", "utc"]
+__all__ = [
+    "MAX_LIST_SPAN",
+    "batch_time",
+    "day_windows",
+    "list_filters",
+    "list_orders",
+    "list_span",
+    "utc",
+]
 
 #: The longest ``[begin, end]`` one ``list()`` call covers [decided]: a year and a day, at most 367
 #: one-day queries (each one or more requests); list a longer history year by year.
 MAX_LIST_SPAN = timedelta(days=366)
 _MAX_PAGES_PER_WINDOW = 10_000
+#: A page request's per-attempt timeout and its deadline in seconds (each checked already).
+Limits = tuple[aiohttp.ClientTimeout | None, float | None]
 
 
 def utc(moment: object, field: str) -> datetime:
@@ -37,6 +50,22 @@ def utc(moment: object, field: str) -> datetime:
     except (OverflowError, ValueError):
         msg = f"{field} is out of range: it has no UTC equivalent"
         raise ValidationError(msg, field=field) from None
+
+
+def list_span(begin: object, end: object) -> tuple[datetime, datetime]:
+    """``[begin, end]`` in UTC, checked: in order and at most ``MAX_LIST_SPAN`` long.
+
+    Raises:
+        ValidationError: naming ``begin`` or ``end``.
+    """
+    start, stop = utc(begin, "begin"), utc(end, "end")
+    if stop < start:
+        msg = "end must not be earlier than begin"
+        raise ValidationError(msg, field="end")
+    if stop - start > MAX_LIST_SPAN:
+        msg = f"end is more than {MAX_LIST_SPAN.days} days after begin; list year by year"
+        raise ValidationError(msg, field="end")
+    return start, stop
 
 
 def batch_time(moment: datetime) -> str:
@@ -90,14 +119,17 @@ async def list_orders(
     windows: Iterable[tuple[datetime, datetime]],
     filters: Mapping[str, object],
     page_size: int,
+    limits: Limits = (None, None),
 ) -> AsyncIterator[PayoutOrder]:
-    """Every order of every window, oldest first, each once."""
+    """Every order of every window, oldest first, each once. ``limits`` is each page request's
+    per-attempt timeout and its deadline in seconds."""
     # Adjacent windows share their boundary second, so an order stamped on it may be listed by
     # both; remember the previous window's numbers to yield each order once.
     previous: set[str] = set()
     for window_start, window_end in windows:
         current: set[str] = set()
-        async for order in _window(send, api, window_start, window_end, filters, page_size):
+        pages = _window(send, api, (window_start, window_end), filters, page_size, limits)
+        async for order in pages:
             if order.out_trade_no in previous or order.out_trade_no in current:
                 continue
             current.add(order.out_trade_no)
@@ -108,11 +140,13 @@ async def list_orders(
 async def _window(
     send: Send,
     api: str,
-    begin: datetime,
-    end: datetime,
+    window: tuple[datetime, datetime],
     filters: Mapping[str, object],
     page_size: int,
+    limits: Limits,
 ) -> AsyncIterator[PayoutOrder]:
+    begin, end = window
+    timeout, deadline = limits
     seen = 0
     for page in range(1, _MAX_PAGES_PER_WINDOW + 1):
         data = {
@@ -122,7 +156,10 @@ async def _window(
             "currentPageIndex": page,
             **filters,
         }
-        orders, total = parse_page(await send(Call.build(api, data)))
+        # Each page is one call: the deadline starts when its request is built, so the time the
+        # caller spends between pages is never charged to the next page.
+        call = Call.build(api, data, timeout=timeout, deadline=deadline_at(deadline))
+        orders, total = parse_page(await send(call))
         for order in orders:
             yield order
         seen += len(orders)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import date, datetime, timezone, tzinfo
 from typing import TypeVar
 
@@ -17,6 +17,7 @@ from ..middleware.settle import Send
 from ..models.payouts import PayoutOrder, PayoutResult, PayoutStatus
 from ..models.validation import FieldValidationResult
 from ..pipeline.chain import Call
+from ..pipeline.deadline import check_deadline
 from ..protocol.apis import API_BATCH_QUERY, API_PAY, API_QUERY, API_VALIDATE
 from ..protocol.rules import check_out_trade_no
 from .day_report import DayReport
@@ -25,10 +26,13 @@ from .inputs import (
     TimeoutInput,
     ValidationInput,
     as_client_timeout,
+    call_limits,
+    check_concurrency,
     payout_data,
     validation_data,
+    wait_arguments,
 )
-from .listing import MAX_LIST_SPAN, day_windows, list_filters, list_orders, utc
+from .listing import day_windows, list_filters, list_orders, list_span
 from .lookup import query_payout
 from .outbox import RelayReport, check_relay_arguments, outbox_store, relay_forever, send_reserved
 from .parsing import parse_reply
@@ -40,15 +44,18 @@ __all__ = ["Payouts"]
 
 T = TypeVar("T")
 
-#: The longest wait_until_final() accepts, and its longest poll interval: 30 days [decided].
-_MAX_WAIT = 30 * 86_400.0
-
 
 class Payouts:
     """The payout operations of a :class:`~payermax_async.PayerMaxClient` (``client.payouts``).
 
     Every request may be an attrs model or a plain mapping in wire form (camelCase ``data``); a mapping
     is checked and then sent as given.
+
+    ``timeout=`` bounds **each HTTP attempt** (seconds or an ``aiohttp.ClientTimeout``; a retry gets
+    it whole again); ``deadline=`` (seconds) bounds **the whole call**: every attempt, pause and
+    settling query. A passed deadline raises :class:`~payermax_async.errors.DeadlineExceededError`,
+    except for a payout that may have been sent: :class:`~payermax_async.PayoutOutcomeUnknown`, in
+    doubt for ``reconcile()``. ``client.with_options()`` sets both for every call of a view.
     """
 
     def __init__(
@@ -66,33 +73,43 @@ class Payouts:
         return parse_reply(await self._send(call), cls)
 
     async def validate(
-        self, request: ValidationInput, *, timeout: TimeoutInput = None
+        self,
+        request: ValidationInput,
+        *,
+        timeout: TimeoutInput = None,
+        deadline: float | None = None,
     ) -> FieldValidationResult:
         """Check payee fields with the gateway before paying (``paymentFieldValidation``).
 
         Returns the verdict per field; a failed field is not an exception (``result.ok`` is false).
 
         Raises:
-            ValidationError: the request is malformed (before any I/O).
+            ValidationError: the request, ``timeout`` or ``deadline`` is malformed (before any I/O).
+            DeadlineExceededError: ``deadline`` passed.
         """
-        call = Call.build(
-            API_VALIDATE, validation_data(request), timeout=as_client_timeout(timeout)
-        )
+        data = validation_data(request)
+        attempt_timeout, at = call_limits(timeout, deadline)
+        call = Call.build(API_VALIDATE, data, timeout=attempt_timeout, deadline=at)
         return await self._data(call, FieldValidationResult)
 
-    async def create(self, request: PayoutInput, *, timeout: TimeoutInput = None) -> PayoutResult:
+    async def create(
+        self, request: PayoutInput, *, timeout: TimeoutInput = None, deadline: float | None = None
+    ) -> PayoutResult:
         """Initiate one payout (``paymentOrderPay``). Payouts are irrevocable.
 
         The request's ``outTradeNo`` is used as given on every attempt; it is never invented or changed.
 
         Raises:
-            ValidationError: the request is malformed (before any I/O).
+            ValidationError: the request, ``timeout`` or ``deadline`` is malformed (before any I/O).
             InvalidRequestError: the gateway refused the payout; no order exists.
-            PayoutOutcomeUnknown: the payout may exist; settle it with ``reconcile()``.
+            PayoutOutcomeUnknown: the payout may exist (also when ``deadline`` passed after a
+                request may have left); settle it with ``reconcile()``.
+            DeadlineExceededError: ``deadline`` passed before anything was sent; nothing is in doubt.
         """
         data, out_trade_no = payout_data(request)
+        attempt_timeout, at = call_limits(timeout, deadline)
         call = Call.build(
-            API_PAY, data, idempotency_key=out_trade_no, timeout=as_client_timeout(timeout)
+            API_PAY, data, idempotency_key=out_trade_no, timeout=attempt_timeout, deadline=at
         )
         # Inlined _data(): one coroutine frame fewer per payout in flight.
         return parse_reply(await self._send(call), PayoutResult)
@@ -103,6 +120,7 @@ class Payouts:
         *,
         concurrency: int = 16,
         timeout: TimeoutInput = None,
+        deadline: float | None = None,
     ) -> builtins.list[PayoutResult | PayerMaxError]:
         """Create many payouts, at most ``concurrency`` at a time.
 
@@ -117,15 +135,17 @@ class Payouts:
         that may have been sent stays ``IN_DOUBT`` for ``reconcile()``), and then that exception or
         the cancellation propagates.
 
+        ``timeout`` and ``deadline`` apply to each payout as in :meth:`create`.
+
         Raises:
-            ValidationError: ``concurrency`` is not a positive integer, ``timeout`` is not a usable
-                timeout, or ``requests`` is not an iterable of requests.
+            ValidationError: ``concurrency`` is not a positive integer, ``timeout`` or ``deadline``
+                is not usable, or ``requests`` is not an iterable of requests.
         """
-        _check_concurrency(concurrency)
+        check_concurrency(concurrency)
         if isinstance(requests, str | bytes | Mapping) or not isinstance(requests, Iterable):
             msg = "requests must be an iterable of payout requests (models or mappings)"
             raise ValidationError(msg, field="requests")
-        as_client_timeout(timeout)  # a bad timeout is one error now, not one per request
+        call_limits(timeout, deadline)  # a bad timeout is one error now, not one per request
         pending = builtins.list(requests)
         results: builtins.list[PayoutResult | PayerMaxError | None] = [None] * len(pending)
         queue = iter(range(len(pending)))
@@ -134,7 +154,9 @@ class Payouts:
             # Each worker takes the next index until none is left: at most `concurrency` in flight.
             for index in queue:
                 try:
-                    results[index] = await self.create(pending[index], timeout=timeout)
+                    results[index] = await self.create(
+                        pending[index], timeout=timeout, deadline=deadline
+                    )
                 except PayerMaxError as exc:
                     results[index] = exc
 
@@ -167,7 +189,7 @@ class Payouts:
         Raises:
             ValidationError: ``concurrency`` is not a positive integer.
         """
-        _check_concurrency(concurrency)
+        check_concurrency(concurrency)
         reconciler = Reconciler(self._journal, self._send, query_payout)
         return await reconciler.run(include_leased=include_leased, concurrency=concurrency)
 
@@ -272,15 +294,20 @@ class Payouts:
             concurrency=concurrency,
         )
 
-    async def retrieve(self, out_trade_no: str, *, timeout: TimeoutInput = None) -> PayoutOrder:
+    async def retrieve(
+        self, out_trade_no: str, *, timeout: TimeoutInput = None, deadline: float | None = None
+    ) -> PayoutOrder:
         """Query one payout by its ``outTradeNo`` (``paymentOrderQry``).
 
         Raises:
+            ValidationError: a bad number, ``timeout`` or ``deadline`` (before any I/O).
             OrderNotFoundError: the gateway holds no such payout.
+            DeadlineExceededError: ``deadline`` passed.
         """
         check_out_trade_no(out_trade_no)
+        attempt_timeout, at = call_limits(timeout, deadline)
         call = Call.build(
-            API_QUERY, {"outTradeNo": out_trade_no}, timeout=as_client_timeout(timeout)
+            API_QUERY, {"outTradeNo": out_trade_no}, timeout=attempt_timeout, deadline=at
         )
         return await self._data(call, PayoutOrder)
 
@@ -292,6 +319,8 @@ class Payouts:
         status: PayoutStatus | str | None = None,
         country: str | None = None,
         page_size: int = 100,
+        timeout: TimeoutInput = None,
+        deadline: float | None = None,
     ) -> AsyncIterator[PayoutOrder]:
         """Iterate over the payouts created in ``[begin, end]``, oldest first, across all pages.
 
@@ -300,21 +329,20 @@ class Payouts:
         reaches them. One call covers at most 366 days (``MAX_LIST_SPAN``); list longer histories
         year by year. Naive datetimes are taken as UTC.
 
+        ``timeout`` bounds each attempt and ``deadline`` each page's request (with its retries); the
+        time your loop spends between pages is not counted. To bound the whole iteration, wrap it in
+        ``asyncio.timeout()``.
+
         Raises:
             ValidationError: a bad or out-of-range window, a span over 366 days, a bad status,
-                country or page size (before any I/O).
+                country, page size, ``timeout`` or ``deadline`` (before any I/O).
+            DeadlineExceededError: a page's ``deadline`` passed.
         """
-        start, stop = utc(begin, "begin"), utc(end, "end")
-        if stop < start:
-            msg = "end must not be earlier than begin"
-            raise ValidationError(msg, field="end")
-        if stop - start > MAX_LIST_SPAN:
-            msg = f"end is more than {MAX_LIST_SPAN.days} days after begin; list year by year"
-            raise ValidationError(msg, field="end")
+        limits = (as_client_timeout(timeout), check_deadline(deadline))
+        windows = day_windows(*list_span(begin, end))
         filters = list_filters(status, country, page_size)
-        windows = day_windows(start, stop)
         async for order in list_orders(
-            self._send, self._batch_query_api, windows, filters, page_size
+            self._send, self._batch_query_api, windows, filters, page_size, limits
         ):
             yield order
 
@@ -339,7 +367,7 @@ class Payouts:
             OrderNotFoundError: the gateway holds no such payout.
         """
         check_out_trade_no(out_trade_no)
-        timeout, poll_interval, max_poll_interval = _wait_arguments(
+        timeout, poll_interval, max_poll_interval = wait_arguments(
             timeout, poll_interval, max_poll_interval
         )
         polls = Backoff(first=poll_interval, cap=max_poll_interval, factor=1.5)
@@ -351,7 +379,7 @@ class Payouts:
             if remaining <= 0:
                 break
             try:
-                last = await _within(self.retrieve(out_trade_no), remaining)
+                last = await asyncio.wait_for(self.retrieve(out_trade_no), remaining)
             except asyncio.TimeoutError:
                 pass  # this poll ran out of time: try again at the next one
             except PayerMaxError as exc:
@@ -366,30 +394,3 @@ class Payouts:
                 await asyncio.sleep(pause)
         msg = f"payout {last4(out_trade_no)} is not final after {timeout:g} s"
         raise WaitTimeoutError(msg, out_trade_no=out_trade_no, last_order=last)
-
-
-def _wait_arguments(*values: float) -> tuple[float, float, float]:
-    """``wait_until_final``'s timeout and intervals, checked and as floats."""
-    checked = []
-    for name, value in zip(("timeout", "poll_interval", "max_poll_interval"), values, strict=True):
-        # A zero interval would poll the gateway in a tight loop; compared before any float
-        # arithmetic, because loop.time() + 10**400 raises OverflowError.
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not 0 < value <= _MAX_WAIT
-        ):
-            msg = f"{name} must be a positive number of seconds, at most {_MAX_WAIT:g}"
-            raise ValidationError(msg, field=name)
-        checked.append(float(value))
-    return checked[0], checked[1], checked[2]
-
-
-def _check_concurrency(concurrency: object) -> None:
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        msg = "concurrency must be a positive integer"
-        raise ValidationError(msg, field="concurrency")
-
-
-async def _within(awaitable: Awaitable[T], seconds: float) -> T:
-    return await asyncio.wait_for(awaitable, seconds)

@@ -25,6 +25,7 @@ from payermax_async import (
 from payermax_async.errors import (
     AuthenticationError,
     ConnectError,
+    DeadlineExceededError,
     GatewayError,
     InvalidRequestError,
     RateLimitError,
@@ -34,6 +35,8 @@ from payermax_async.testing import fast_retry_policy
 from payermax_async.testing.relay import WebhookRelay
 
 APPS = ("fastapi", "aiohttp")
+#: The apps' deadline per PayerMax call, short so that a slow gateway's answers arrive in time here.
+DEADLINE = 0.5
 Reply = tuple[int, object]
 
 
@@ -75,6 +78,7 @@ async def _attach(kind: str, relay: WebhookRelay, gateway: SandboxGateway) -> No
             config=gateway.config(),
             notify_url=relay.url_for(fastapi_app.WEBHOOK_PATH),
             retry=fast_retry_policy(max_attempts=2),
+            call_deadline=DEADLINE,
             reconcile_every=None,
         )
         await relay.attach(fastapi_app.create_app(settings), lifespan=True)
@@ -85,6 +89,7 @@ async def _attach(kind: str, relay: WebhookRelay, gateway: SandboxGateway) -> No
                     config=gateway.config(),
                     notify_url=relay.url_for(aiohttp_app.WEBHOOK_PATH),
                     retry=fast_retry_policy(max_attempts=2),
+                    call_deadline=DEADLINE,
                     reconcile_every=None,
                 )
             )
@@ -133,6 +138,12 @@ async def script(service: Service) -> list[Reply]:
     replies.append(await service.post(withdrawal("WD_map_doubt")))
     replies.append(await service.get("WD_map_ok", refresh=True))
     gateway.faults.clear()
+    # A gateway slower than the deadline: the payout taken but unanswered is in doubt; a slow
+    # status query is the provider being unavailable.
+    gateway.faults.add(Fault(FaultKind.DELAY, api="paymentOrderPay", times=1, delay=30))
+    replies.append(await service.post(withdrawal("WD_map_slow")))
+    gateway.faults.add(Fault(FaultKind.DELAY, api="paymentOrderQry", times=1, delay=30))
+    replies.append(await service.get("WD_map_ok", refresh=True))
     await gateway.refuse_connections()
     replies.append(await service.post(withdrawal("WD_map_down")))
     await gateway.refuse_connections(False)
@@ -153,7 +164,7 @@ async def test_both_apps_give_identical_answers(serve: Serve):
     """Same script, same sandbox behaviour: the FastAPI and aiohttp answers are equal, one by one."""
     fastapi_replies = await play(serve, "fastapi")
     aiohttp_replies = await play(serve, "aiohttp")
-    assert len(fastapi_replies) == 10
+    assert len(fastapi_replies) == 12
     for index, (left, right) in enumerate(zip(fastapi_replies, aiohttp_replies, strict=True)):
         if index == 5:  # a malformed body: each framework words its own complaint
             assert left[0] == right[0] == 400
@@ -164,10 +175,11 @@ async def test_both_apps_give_identical_answers(serve: Serve):
 
 @pytest.mark.parametrize("kind", APPS)
 async def test_each_error_gets_the_promised_status_and_body(serve: Serve, kind: str):
-    """Each answer of the script is the shared mapping's: 422, 409, 404, 400, 422, 202, 502, 503."""
+    """Each answer of the script is the shared mapping's: 422, 409, 404, 400, 422, 202, 502, 503;
+    a deadline that passes after sending is 202 in doubt, a slow query 503."""
     replies = await play(serve, kind)
     statuses = [status for status, _ in replies]
-    assert statuses == [422, 422, 202, 409, 404, 400, 422, 202, 502, 503]
+    assert statuses == [422, 422, 202, 409, 404, 400, 422, 202, 502, 202, 503, 503]
     assert [_error(reply) for reply in replies] == [
         "invalid",
         "payee_invalid",
@@ -178,9 +190,11 @@ async def test_each_error_gets_the_promised_status_and_body(serve: Serve, kind: 
         "rejected",
         None,
         "provider_error",
+        None,
+        "unavailable",
         "unavailable",
     ]
-    invalid, payee, _, _, _, _, rejected, doubt, _, _ = (body for _, body in replies)
+    invalid, payee, _, _, _, _, rejected, doubt, _, slow, _, _ = (body for _, body in replies)
     assert isinstance(invalid, dict)
     assert invalid["field"] == "trade.amount"
     assert isinstance(payee, dict)
@@ -189,6 +203,9 @@ async def test_each_error_gets_the_promised_status_and_body(serve: Serve, kind: 
     assert rejected["code"] == "BALANCE_INSUFFICIENT"
     assert isinstance(doubt, dict)
     assert (doubt["withdrawal_id"], doubt["status"]) == ("WD_map_doubt", "IN_DOUBT")
+    assert isinstance(slow, dict)
+    assert (slow["withdrawal_id"], slow["status"]) == ("WD_map_slow", "IN_DOUBT")
+    assert "deadline" in str(slow["detail"])
 
 
 def _error(reply: Reply) -> object:
@@ -205,6 +222,7 @@ def _error(reply: Reply) -> object:
         (InvalidRequestError("PARAMS_INVALID", "no"), 422, "rejected"),
         (RateLimitError("TOO_MANY_REQUEST", "slow down"), 503, "unavailable"),
         (ConnectError("refused"), 503, "unavailable"),
+        (DeadlineExceededError("too slow", maybe_sent=False), 503, "unavailable"),
         (GatewayError("SYSTEM_ERROR", "boom"), 502, "provider_error"),
         (AuthenticationError("ILLEGAL_IP_REQUEST", "who"), 502, "provider_error"),
     ],
