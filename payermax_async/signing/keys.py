@@ -37,14 +37,16 @@ KeyMaterial = str | bytes | rsa.RSAPrivateKey | rsa.RSAPublicKey
 def _to_der_or_pem(material: str | bytes, what: str) -> tuple[bytes, bool]:
     """Return ``(data, is_pem)`` for key text or bytes, decoding one-line base64 to DER."""
     raw = material.encode("ascii", "replace") if isinstance(material, str) else bytes(material)
+    if raw[:1] == b"\x30" and not isinstance(material, str):
+        # Raw DER (an ASN.1 SEQUENCE), taken as is: its last byte may be 0x20 or 0x0a by chance,
+        # which strip() would cut off.
+        return raw, False
     stripped = raw.strip()
     if not stripped:
         msg = f"{what} is empty"
         raise ConfigurationError(msg)
     if stripped.startswith(b"-----BEGIN"):
         return stripped, True
-    if stripped[:1] == b"\x30" and not isinstance(material, str):
-        return stripped, False  # raw DER (an ASN.1 SEQUENCE)
     compact = b"".join(stripped.split())  # tolerate wrapped base64 lines
     try:
         return base64.b64decode(compact, validate=True), False

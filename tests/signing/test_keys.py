@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -110,6 +111,24 @@ def test_raw_der_bytes(rsa_key: rsa.RSAPrivateKey) -> None:
     assert _same_private(load_private_key(_der(rsa_key)), rsa_key)
     assert load_public_key(_public_der(rsa_key)).public_numbers() == (
         rsa_key.public_key().public_numbers()
+    )
+
+
+def test_raw_der_bytes_ending_in_a_whitespace_byte() -> None:
+    """A DER key whose last byte happens to be an ASCII whitespace value (here 0x0c; about one key in
+    forty) loads whole: it is never stripped like text."""
+    der = (
+        Path(__file__).parent.parent / "data" / "rsa2048_der_ends_in_whitespace.der"
+    ).read_bytes()
+    assert der[-1:].isspace()
+    key = load_private_key(der)
+    assert (
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        == der
     )
 
 
