@@ -11,7 +11,6 @@ on the whole document, so a refusal and its message are exactly the converter's.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import functools
 import types
@@ -141,8 +140,10 @@ def structure_fast(data: Mapping[str, Any], cls: type[T], *, what: str) -> T:
         ValidationError: as :func:`~payermax_async.models.wire.structure`, with the same message.
     """
     if data.__class__ is dict:
-        # Every surprise goes to the converter, which decides and explains it.
-        with contextlib.suppress(Exception):
-            result: T = _builder(typing.cast(Any, cls))(data)
+        try:
+            result: T = _builder(cls)(data)  # type: ignore[arg-type]  # a type is hashable
+        except Exception:  # noqa: S110 - every surprise goes to the converter, which explains it
+            pass
+        else:
             return result
     return structure(data, cls, what=what)
