@@ -1,17 +1,34 @@
-"""Webhook verification: WebhookVerifier.verify against raw cryptography verify + json.loads."""
+"""Webhook verification: WebhookVerifier.verify against raw cryptography verify + json.loads.
+
+``bench_webhook`` (run by ``benchmarks/run.py --only webhook``) times both in alternating rounds. CPU
+time on a shared machine swings; instruction counts do not, so this file also counts instructions per
+verification with valgrind, at two batch sizes with one fixed key (key generation varies)::
+
+    python benchmarks/webhook.py measure      # prints sdk, raw and the ratio, per verification
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable as a package
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import spread
+from benchmarks.baseline import load_public, raw_verify_notification
 from payermax_async import KeyPair, RsaSigner, WebhookVerifier, generate_keypair
 
-from ._common import spread
-from .baseline import load_public, raw_verify_notification
+COUNT_TOOL = Path(__file__).resolve().parents[2] / "shared" / "tools" / "count-instructions"
 
 MERCHANT_NO = "010213834123456"
 APP_ID = "3b242b56a8b64274bcc37dac281120e3"
@@ -102,3 +119,67 @@ def bench_webhook(rounds: int, count: int) -> dict[str, Any]:
         "ratio": spread([row["ratio"] for row in rows]),
         "sync_ratio": spread([row["sync_ratio"] for row in rows]),
     }
+
+
+def _run(path: Path, mode: str, count: int) -> None:
+    """Verify ``count`` notifications with the key saved at ``path`` (the counted workload)."""
+    platform = KeyPair(*json.loads(path.read_text()))
+    body, sign = notification(platform)
+    if mode == "raw":
+        public = load_public(platform.public_key)
+        for _ in range(count):
+            raw_verify_notification(public, body, sign)
+        return
+    verifier = WebhookVerifier(platform.public_key, merchant_no=MERCHANT_NO, app_id=APP_ID)
+
+    async def verify_many() -> None:
+        for _ in range(count):
+            await verifier.verify(body, sign)
+
+    asyncio.run(verify_many())
+
+
+def _count(path: Path, mode: str, count: int) -> int:
+    command = [str(COUNT_TOOL), sys.executable, __file__, "run", str(path), mode, str(count)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def _measure(small: int, large: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "platform.json"
+        keys = generate_keypair()
+        path.write_text(json.dumps([keys.private_key, keys.public_key]))
+        per = {}
+        for mode in ("raw", "sdk"):
+            # Each size twice, the lower count kept: a stray event can only add instructions.
+            low = min(_count(path, mode, small) for _ in range(2))
+            high = min(_count(path, mode, large) for _ in range(2))
+            per[mode] = (high - low) / (large - small)
+            print(f"{mode}: {per[mode]:,.0f} instructions per verification")
+        print(
+            f"raw / sdk: {per['raw'] / per['sdk']:.3f}  (sdk extra {per['sdk'] - per['raw']:,.0f})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("file", type=Path)
+    run.add_argument("mode", choices=["sdk", "raw"])
+    run.add_argument("count", type=int)
+    measure = sub.add_parser("measure")
+    measure.add_argument("--small", type=int, default=1000)
+    measure.add_argument("--large", type=int, default=3000)
+    args = parser.parse_args()
+    if args.command == "run":
+        _run(args.file, args.mode, args.count)
+    else:
+        if shutil.which("valgrind") is None:
+            sys.exit("valgrind is not installed")
+        _measure(args.small, args.large)
+
+
+if __name__ == "__main__":
+    main()

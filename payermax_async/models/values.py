@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -54,6 +55,14 @@ _TIME = re.compile(
 )
 
 
+# The spelling PayerMax sends most ("2024-05-01T10:00:00.123+00:00"), with every field in range so
+# that datetime.fromisoformat (C, and the same on every supported Python) reads it exactly as the
+# general parser below would; dates out of range (Feb 30) still go to the general parser.
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{3}|\.\d{6})?[+-](?:[01]\d|2[0-3]):[0-5]\d",
+    re.ASCII,
+)
+
 # Zone spellings seen so far ("+00:00", "Z", "+0800", ...) and their tzinfo; a few per gateway.
 _ZONES: dict[str, timezone] = {"Z": timezone.utc, "z": timezone.utc}
 _MAX_ZONES = 256
@@ -81,7 +90,16 @@ def parse_time(value: object) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     if not isinstance(value, str):
         return None
-    match = _TIME.match(value.strip())
+    text = value.strip()
+    if _ISO.fullmatch(text):
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(text)
+    return _parse_general(text)
+
+
+def _parse_general(text: str) -> datetime | None:
+    """Every spelling :func:`parse_time` accepts, from the stripped text."""
+    match = _TIME.match(text)
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction, zone = match.groups()

@@ -37,9 +37,9 @@ from ..errors import (
     ValidationError,
     WebhookSignatureError,
 )
+from ..models._fast import structure_fast
 from ..models.notifications import PayoutNotification
 from ..models.values import parse_time
-from ..models.wire import structure
 from ..protocol.strict_json import read_json
 from ..signing import RsaVerifier, peek_key_version
 from ..signing.keys import KeyMaterial
@@ -271,7 +271,7 @@ class WebhookVerifier:
         if not isinstance(out_trade_no, str) or not out_trade_no.strip():
             msg = "notification data.outTradeNo is missing or empty"
             raise ValidationError(msg, field="data.outTradeNo")
-        return structure(document, PayoutNotification, what="notification")
+        return structure_fast(document, PayoutNotification, what="notification")
 
     @staticmethod
     def _check_fresh(value: object, max_age: timedelta) -> None:
