@@ -12,11 +12,13 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from ..errors import ConfigurationError, StoreError
+from ..errors import ConfigurationError, PayerMaxError, StoreError
 from ..models.payouts import PayoutRequest
 from ..protocol.rules import check_out_trade_no
+from . import _pg_batch
 from . import _pg_outbox as outbox
 from . import _pg_schema as schema_sql
+from ._batch import Batch, GroupCommit, Outcome
 from ._journal import Clock, JournalStore, T, Update
 from ._pg_outbox import Reserved
 from .base import OPEN_STATES, OpenRecords, PayoutRecord
@@ -29,8 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["PostgresStore", "Reserved"]
 
 R = TypeVar("R")
-#: A claim that meets a concurrent first insert of the same number re-reads; this bounds it.
-_MAX_INSERT_ROUNDS = 8
+#: A batch that deadlocks with another process's batch is tried again this many times at most.
+_MAX_DEADLOCK_ROUNDS = 5
 
 
 class PostgresStore(JournalStore):
@@ -106,6 +108,8 @@ class PostgresStore(JournalStore):
             asyncio.TimeoutError,
         )
         self._undefined = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError)
+        self._deadlock = asyncpg.DeadlockDetectedError
+        self._batches = GroupCommit(self._commit, _batch_failure)
         t = f'"{self._schema}".journal'
         self._sql_get = f"SELECT record FROM {t} WHERE out_trade_no = $1"  # noqa: S608
         self._sql_lock = self._sql_get + " FOR UPDATE"
@@ -116,6 +120,7 @@ class PostgresStore(JournalStore):
         self._sql_update = (
             f"UPDATE {t} SET state = $2, updated_at = $3, record = $4 WHERE out_trade_no = $1"  # noqa: S608
         )
+        self._sql_batch = _pg_batch.statements(t)
         self._sql_all = f"SELECT out_trade_no, record FROM {t} ORDER BY out_trade_no"  # noqa: S608
         self._sql_open = (
             f"SELECT out_trade_no, record FROM {t} WHERE state = ANY($1::text[]) "  # noqa: S608
@@ -187,25 +192,29 @@ class PostgresStore(JournalStore):
     # ------------------------------------------------------------------------------ the journal
 
     async def _update(self, out_trade_no: str, update: Update[T]) -> T:
+        # Group commit: transitions requested while a transaction is being committed wait for the
+        # next one, so many payouts in flight share one transaction (and one WAL flush), and each
+        # caller still returns only once its own transition is committed.
         check_out_trade_no(out_trade_no)
+        if self._closed:
+            msg = "this PostgresStore is closed"
+            raise ConfigurationError(msg)
+        return await self._batches.submit(out_trade_no, update)
 
-        async def transaction(conn: PgConnection) -> T:
-            for _ in range(_MAX_INSERT_ROUNDS):
-                async with conn.transaction():
-                    text = await conn.fetchval(self._sql_lock, out_trade_no)
-                    old = PayoutRecord.from_json(text) if text is not None else None
-                    new, value = update(old)
-                    if new is None or new == old:
-                        return value
-                    row = (out_trade_no, new.state.value, new.updated_at, new.to_json())
-                    if old is not None:
-                        await conn.execute(self._sql_update, *row)
-                        return value
-                    if await conn.execute(self._sql_insert, *row) == "INSERT 0 1":
-                        return value
-                # Another transaction inserted this number first: decide again on its record.
-            msg = f"PostgresStore: record …{out_trade_no[-4:]} kept changing; gave up"
-            raise StoreError(msg, out_trade_no=out_trade_no)
+    async def _commit(self, batch: Batch) -> list[Outcome]:
+        """One transaction for ``batch``. A transition that raises (an unreadable record) fails
+        alone; a database error fails the whole batch, and nothing of it is committed. A deadlock
+        with another process's batch (both rolled back by PostgreSQL) is tried again."""
+
+        async def transaction(conn: PgConnection) -> list[Outcome]:
+            for attempt in range(_MAX_DEADLOCK_ROUNDS):
+                try:
+                    async with conn.transaction():
+                        return await _pg_batch.apply(conn, self._sql_batch, batch)
+                except self._deadlock:
+                    if attempt == _MAX_DEADLOCK_ROUNDS - 1:
+                        raise
+            raise AssertionError  # pragma: no cover (the loop returns or raises)
 
         return await self._run(transaction)
 
@@ -258,6 +267,8 @@ class PostgresStore(JournalStore):
         if self._closed:
             return
         self._closed = True
+        # Transitions already requested are committed first: they were promised.
+        await self._batches.drain()
         if self._owns_pool and self._pool is not None:
             await self._pool.close()
 
@@ -338,6 +349,13 @@ class PostgresStore(JournalStore):
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self._schema!r})"
+
+
+def _batch_failure(exc: BaseException) -> BaseException:
+    # _run already turned database failures into StoreError (or ConfigurationError).
+    if isinstance(exc, PayerMaxError):
+        return exc
+    return StoreError(f"PostgreSQL journal failed: {type(exc).__name__}")
 
 
 def _store_error(exc: BaseException) -> StoreError:
