@@ -34,26 +34,37 @@ _SCAN_COUNT = 1_000
 #: Records whose last known bytes the store remembers (a guess to compare-and-set against).
 _REMEMBERED = 8_192
 
-# Compare-and-set of one record, plus the index of open records, in one atomic step. The new value
-# is computed in Python by the shared transition rules from what the store believes the record is
-# (the bytes it last wrote or read, or "absent" for a number it never saw); the script applies it
-# only if the record is still exactly that, and otherwise returns what it is, so the caller decides
-# again without a separate read. An empty new value writes nothing: it confirms that a decision to
-# leave the record alone was made on its current bytes. For a new key this is exactly SET NX; for
-# an existing one a CAS on the whole record, lease included. Both keys are in one hash slot in
-# either layout (one node, or one hash tag on a cluster).
+# Compare-and-set of records, plus the index of open records, each record in one atomic step.
+# KEYS: the records, then the open-record index (one hash slot: on a cluster, one record per call).
+# ARGV: four per record: the bytes the caller believes it holds ("" for absent), the new bytes ("":
+# write nothing, only confirm), "1" if the new record is open, its number. The new value is computed
+# in Python by the shared transition rules from what the store believes the record is (the bytes
+# it last wrote or read, or "absent" for a number it never saw); the script applies it only if the
+# record is still exactly that, and otherwise answers with what it is, so the caller decides again
+# without a separate read. One reply per record: 1 (applied or confirmed) or the current bytes.
+# For a new key this is exactly SET NX; for an existing one a CAS on the whole record, lease
+# included.
 _CAS = """
-local current = redis.call('GET', KEYS[1])
-if current == false then current = '' end
-if current ~= ARGV[1] then return {0, current} end
-if ARGV[2] == '' then return {1} end
-redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[3] == '1' then
-  redis.call('SADD', KEYS[2], ARGV[4])
-else
-  redis.call('SREM', KEYS[2], ARGV[4])
+local index = KEYS[#KEYS]
+local replies = {}
+for i = 1, #KEYS - 1 do
+  local at = (i - 1) * 4
+  local current = redis.call('GET', KEYS[i]) or ''
+  if current ~= ARGV[at + 1] then
+    replies[i] = current
+  else
+    if ARGV[at + 2] ~= '' then
+      redis.call('SET', KEYS[i], ARGV[at + 2])
+      if ARGV[at + 3] == '1' then
+        redis.call('SADD', index, ARGV[at + 4])
+      else
+        redis.call('SREM', index, ARGV[at + 4])
+      end
+    end
+    replies[i] = 1
+  end
 end
-return {1}
+return replies
 """
 _CAS_SHA = hashlib.sha1(_CAS.encode(), usedforsecurity=False).hexdigest()
 
@@ -210,32 +221,39 @@ class RedisStore(JournalStore):
         return _Step(index, number, self._key(number), expected, text, new if text else old, value)
 
     async def _send(self, steps: list[_Step]) -> list[object]:
-        """The compare-and-sets of one round: one pipeline on one node; on a cluster (whose client
-        refuses scripts in pipelines) one call per record, all in flight at once."""
-        if self._cluster:
-            calls = (self._one(step) for step in steps)
-            replies: list[object] = list(await asyncio.gather(*calls, return_exceptions=True))
-        else:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for step in steps:
-                    pipe.evalsha(_CAS_SHA, 2, *self._cas_args(step))
-                replies = await pipe.execute(raise_on_error=False)
-        if any(isinstance(reply, self._no_script) for reply in replies):
-            # Redis restarted or flushed its scripts (or a node is new): load it everywhere; the
-            # transitions it refused were not applied and go again in the next round.
+        """The compare-and-sets of one round: on one node, one script call for them all (one
+        round trip); on a cluster, one call per record (its slot), all in flight at once."""
+        try:
+            if self._cluster:
+                calls = (self._one(step) for step in steps)
+                return list(await asyncio.gather(*calls, return_exceptions=True))
+            keys = [step.key for step in steps]
+            keys.append(self._keys.open_index(""))
+            args = [arg for step in steps for arg in self._cas_args(step)]
+            reply: list[object] = await self._client.evalsha(_CAS_SHA, len(keys), *keys, *args)
+            return reply
+        except self._no_script as exc:
+            # Redis restarted or flushed its scripts: load it (on every node); nothing was
+            # applied, so every transition of the round goes again.
             async with self._gate:
                 await self._client.script_load(_CAS)
-        return replies
+            return [exc] * len(steps)
 
     async def _one(self, step: _Step) -> object:
+        keys = (step.key, self._keys.open_index(step.number))
         async with self._gate:
-            return await self._client.evalsha(_CAS_SHA, 2, *self._cas_args(step))
+            try:
+                replies = await self._client.evalsha(_CAS_SHA, 2, *keys, *self._cas_args(step))
+            except self._no_script:
+                await self._client.script_load(_CAS)
+                raise
+        return replies[0]
 
-    def _cas_args(self, step: _Step) -> tuple[str, ...]:
+    @staticmethod
+    def _cas_args(step: _Step) -> tuple[str, str, str, str]:
         record = step.record
         is_open = "1" if record is not None and record.state in OPEN_STATES else "0"
-        index = self._keys.open_index(step.number)
-        return (step.key, index, step.expected, step.new, is_open, step.number)
+        return (step.expected, step.new, is_open, step.number)
 
     def _settle(self, step: _Step, reply: object) -> Outcome | None:
         """The outcome of one compare-and-set, or None to decide it again."""
@@ -243,8 +261,8 @@ class RedisStore(JournalStore):
             return None
         if isinstance(reply, BaseException):
             return (False, _store_error(reply))
-        done = isinstance(reply, list) and int(reply[0]) == 1
-        current = "" if done else _text(reply[1]) if isinstance(reply, list) else ""
+        done = isinstance(reply, int)
+        current = "" if done else _text(reply)
         if done or (step.new and current == step.new):
             # Applied (the second case: a resend by the client after a lost reply found its own
             # write already there).
