@@ -100,6 +100,7 @@ class PostgresStore(JournalStore):
         self._opening = asyncio.Lock()
         self._migrated = False
         self._closed = False
+        self._closing = False  # refuses new transitions while the requested ones finish
         # What an outage or a database refusal raises; turned into StoreError (PayerMaxError).
         self._errors: tuple[type[BaseException], ...] = (
             asyncpg.PostgresError,
@@ -196,7 +197,7 @@ class PostgresStore(JournalStore):
         # next one, so many payouts in flight share one transaction (and one WAL flush), and each
         # caller still returns only once its own transition is committed.
         check_out_trade_no(out_trade_no)
-        if self._closed:
+        if self._closing:
             msg = "this PostgresStore is closed"
             raise ConfigurationError(msg)
         return await self._batches.submit(out_trade_no, update)
@@ -264,11 +265,12 @@ class PostgresStore(JournalStore):
 
     async def aclose(self) -> None:
         """Close an owned pool (a borrowed one stays open). Safe to call more than once."""
-        if self._closed:
+        if self._closing:
             return
-        self._closed = True
+        self._closing = True
         # Transitions already requested are committed first: they were promised.
         await self._batches.drain()
+        self._closed = True
         if self._owns_pool and self._pool is not None:
             await self._pool.close()
 
