@@ -36,12 +36,15 @@ _MAX_DEADLOCK_ROUNDS = 5
 
 
 class PostgresStore(JournalStore):
-    """A journal in PostgreSQL: one transaction per transition, shared by every process and host.
+    """A journal in PostgreSQL, shared by every process and host; transitions are group-committed.
 
-    Each transition reads the record with ``SELECT ... FOR UPDATE`` (a new one is written with
-    ``INSERT ... ON CONFLICT DO NOTHING``, re-read if another process inserted it first), applies the
-    shared journal rule and writes it back in the same transaction, so two processes can never both
-    own one ``outTradeNo`` and a transition that returned is committed. Records are JSON text
+    Transitions requested while a transaction is being committed share the next one (group
+    commit): it locks their rows with ``SELECT ... FOR UPDATE`` (new ones are written with
+    ``INSERT ... ON CONFLICT DO NOTHING``, re-read if another process inserted them first), applies
+    the shared journal rule to each in the order requested and writes them back in the same
+    transaction, so two processes can never both own one ``outTradeNo`` and a transition that
+    returned is committed. A record that cannot be read fails its own transition only; a database
+    error fails every transition of the transaction with ``StoreError``. Records are JSON text
     (:meth:`PayoutRecord.to_json`) beside indexed ``state`` and ``updated_at`` columns; they hold no
     payee data.
 

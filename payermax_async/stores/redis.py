@@ -32,7 +32,7 @@ _MAX_CAS_ROUNDS = 200
 _MGET_CHUNK = 500
 _SCAN_COUNT = 1_000
 #: Records whose last known bytes the store remembers (a guess to compare-and-set against).
-_REMEMBERED = 8_192
+_REMEMBERED = 4_096
 
 # Compare-and-set of records, plus the index of open records, each record in one atomic step.
 # KEYS: the records, then the open-record index (one hash slot: on a cluster, one record per call).
@@ -98,7 +98,11 @@ class RedisStore(JournalStore):
     ``<prefix>{NNN}payout:<outTradeNo>`` and ``<prefix>{NNN}open``, so each atomic step touches one
     hash slot while the journal spreads over the masters. Every transition is an atomic
     compare-and-set (a Lua script), so two processes can never both own one ``outTradeNo``; the loser
-    waits for the winner's recorded outcome. Records do not expire: a journal entry must outlive every
+    waits for the winner's recorded outcome. The store compares against the bytes it last wrote or
+    read for the record (a record it never saw is expected absent), so an uncontended transition is
+    one call with no read first; a record changed by another process is decided again on its
+    current bytes. Transitions requested together go in one call on one node (one per record, all at
+    once, on a cluster), and each caller returns once its own write is acknowledged. Records do not expire: a journal entry must outlive every
     retry of its payout. Use Redis persistence (AOF) if the journal must survive a Redis restart.
 
     Args:
@@ -174,8 +178,8 @@ class RedisStore(JournalStore):
 
     async def _update(self, out_trade_no: str, update: Update[T]) -> T:
         # Group commit: transitions requested while a batch is on the wire wait for the next one,
-        # which goes as one pipeline (one round trip on one node); each caller returns once its own
-        # compare-and-set is acknowledged.
+        # which goes as one script call (one round trip on one node); each caller returns once its
+        # own compare-and-set is acknowledged.
         check_out_trade_no(out_trade_no)
         if self._closed:
             msg = "this RedisStore is closed"

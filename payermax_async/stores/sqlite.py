@@ -39,12 +39,12 @@ _SELECT_OPEN = f"SELECT out_trade_no, record FROM {_TABLE} WHERE state IN ({', '
 
 
 class SQLiteStore(JournalStore):
-    """A durable journal in one SQLite file: one committed transaction per transition.
+    """A durable journal in one SQLite file: every transition committed before it returns.
 
     The file is in WAL mode with ``synchronous=FULL`` by default, so a transition that returned is on
     disk: a process killed with SIGKILL (or a power cut, with ``FULL``) finds every committed intent on
-    restart. Several processes on one host may share the file; each transition is a ``BEGIN
-    IMMEDIATE`` transaction, so claims are atomic across them. SQLite work runs on one private
+    restart. Several processes on one host may share the file; transitions requested together share
+    one ``BEGIN IMMEDIATE`` transaction (group commit), so claims are atomic across them. SQLite work runs on one private
     thread so the event loop never blocks on a lock or an fsync.
 
     Use it as ``async with SQLiteStore(path) as store:`` or call :meth:`aclose`.
