@@ -44,8 +44,8 @@ class SQLiteStore(JournalStore):
     The file is in WAL mode with ``synchronous=FULL`` by default, so a transition that returned is on
     disk: a process killed with SIGKILL (or a power cut, with ``FULL``) finds every committed intent on
     restart. Several processes on one host may share the file; transitions requested together share
-    one ``BEGIN IMMEDIATE`` transaction (group commit), so claims are atomic across them. SQLite work runs on one private
-    thread so the event loop never blocks on a lock or an fsync.
+    one ``BEGIN IMMEDIATE`` transaction (group commit), so claims are atomic across them. SQLite
+    work runs on one private thread so the event loop never blocks on a lock or an fsync.
 
     Use it as ``async with SQLiteStore(path) as store:`` or call :meth:`aclose`.
 
