@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from payermax_async import PostgresStore, RedisStore, SQLiteStore
-from payermax_async.errors import StoreError
+from payermax_async.errors import ConfigurationError, StoreError
 from payermax_async.stores import ClaimOutcome, JournalStore, RecordState
 from payermax_async.testing import FakeClock
 from tests.support.postgres import POSTGRES_URL, postgres_store
@@ -201,12 +201,14 @@ async def test_an_unreadable_record_fails_alone_in_its_batch(journal: Journal) -
 
 
 async def test_a_closed_store_writes_what_was_requested_before_it_closed(journal: Journal) -> None:
-    """aclose() waits for the transitions already requested."""
+    """aclose() waits for the transitions already requested, then refuses new ones."""
     store = journal.store()
     pending = [asyncio.ensure_future(_claim(store, f"GCA_{i}")) for i in range(10)]
     await asyncio.sleep(0)
     await store.aclose()
     assert await asyncio.gather(*pending) == [ClaimOutcome.SEND] * 10
+    with pytest.raises(ConfigurationError, match="closed"):
+        await _claim(store, "GCA_late")
     reader = journal.store()
     assert all([await reader.get(f"GCA_{i}") for i in range(10)])
 
