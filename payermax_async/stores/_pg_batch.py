@@ -20,7 +20,7 @@ from .base import PayoutRecord
 if TYPE_CHECKING:
     from ._pg_schema import PgConnection
 
-__all__ = ["Statements", "apply", "statements"]
+__all__ = ["Parsed", "Statements", "apply", "statements"]
 
 #: A batch whose new rows keep meeting concurrent first inserts re-reads them at most this often.
 _MAX_INSERT_ROUNDS = 8
@@ -48,21 +48,46 @@ def statements(table: str) -> Statements:
     )
 
 
-async def apply(conn: PgConnection, sql: Statements, batch: Batch) -> list[Outcome]:
+class Parsed:
+    """The records this store last wrote, by number, with their exact text: a row that still
+    holds that text needs no parsing (it is the same record); any other text is parsed."""
+
+    def __init__(self, size: int = 4_096) -> None:
+        self._size = size
+        self._records: dict[str, tuple[str, PayoutRecord]] = {}
+
+    def read(self, number: str, text: str) -> PayoutRecord:
+        """The record in ``text`` (raises StoreError if it cannot be read)."""
+        known = self._records.get(number)
+        if known is not None and known[0] == text:
+            return known[1]
+        return PayoutRecord.from_json(text)
+
+    def wrote(self, number: str, record: PayoutRecord) -> str:
+        """``record`` as text, remembered for the next read of ``number``."""
+        text = record.to_json()
+        self._records.pop(number, None)
+        if len(self._records) >= self._size:
+            del self._records[next(iter(self._records))]  # the least recently written
+        self._records[number] = (text, record)
+        return text
+
+
+async def apply(conn: PgConnection, sql: Statements, batch: Batch, parsed: Parsed) -> list[Outcome]:
     """Apply ``batch`` inside the caller's transaction; one outcome per transition, in order."""
     outcomes: list[Outcome | None] = [None] * len(batch)
     numbers = sorted({number for number, _ in batch})
     stored = await _lock(conn, sql, numbers)
     for _ in range(_MAX_INSERT_ROUNDS):
         todo = [index for index, (number, _) in enumerate(batch) if number in numbers]
-        writes = _decide(batch, todo, stored, outcomes)
+        writes = _decide(batch, todo, stored, outcomes, parsed)
         updates = [(number, record) for number, record in writes.items() if number in stored]
         inserts = [(number, record) for number, record in writes.items() if number not in stored]
         if updates:
-            await conn.execute(sql.update, *_columns(updates))
+            await conn.execute(sql.update, *_columns(updates, parsed))
         if not inserts:
             return [outcome for outcome in outcomes if outcome is not None]
-        inserted = {row[0] for row in await conn.fetch(sql.insert, *_columns(inserts))}
+        inserted = {row[0] for row in await conn.fetch(sql.insert, *_columns(inserts, parsed))}
         # Another transaction inserted these numbers first: take them as it committed them and
         # decide their transitions again.
         numbers = sorted(number for number, _ in inserts if number not in inserted)
@@ -81,7 +106,11 @@ async def _lock(conn: PgConnection, sql: Statements, numbers: list[str]) -> dict
 
 
 def _decide(
-    batch: Batch, todo: list[int], stored: dict[str, str], outcomes: list[Outcome | None]
+    batch: Batch,
+    todo: list[int],
+    stored: dict[str, str],
+    outcomes: list[Outcome | None],
+    parsed: Parsed,
 ) -> dict[str, PayoutRecord]:
     """Apply the transitions ``todo`` in order, each on the record as the ones before it left it;
     the records to write, by number. An unreadable record fails its transitions alone."""
@@ -92,7 +121,7 @@ def _decide(
         if number not in current:
             text = stored.get(number)
             try:
-                current[number] = PayoutRecord.from_json(text) if text is not None else None
+                current[number] = parsed.read(number, text) if text is not None else None
             except StoreError as exc:
                 current[number] = exc
         old = current[number]
@@ -111,11 +140,11 @@ def _decide(
 
 
 def _columns(
-    rows: list[tuple[str, PayoutRecord]],
+    rows: list[tuple[str, PayoutRecord]], parsed: Parsed
 ) -> tuple[list[str], list[str], list[float], list[str]]:
     return (
         [number for number, _ in rows],
         [record.state.value for _, record in rows],
         [record.updated_at for _, record in rows],
-        [record.to_json() for _, record in rows],
+        [parsed.wrote(number, record) for number, record in rows],
     )

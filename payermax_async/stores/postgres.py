@@ -114,6 +114,7 @@ class PostgresStore(JournalStore):
         self._undefined = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError)
         self._deadlock = asyncpg.DeadlockDetectedError
         self._batches = GroupCommit(self._commit, _batch_failure)
+        self._parsed = _pg_batch.Parsed()
         t = f'"{self._schema}".journal'
         self._sql_get = f"SELECT record FROM {t} WHERE out_trade_no = $1"  # noqa: S608
         self._sql_lock = self._sql_get + " FOR UPDATE"
@@ -214,7 +215,7 @@ class PostgresStore(JournalStore):
             for attempt in range(_MAX_DEADLOCK_ROUNDS):
                 try:
                     async with conn.transaction():
-                        return await _pg_batch.apply(conn, self._sql_batch, batch)
+                        return await _pg_batch.apply(conn, self._sql_batch, batch, self._parsed)
                 except self._deadlock:
                     if attempt == _MAX_DEADLOCK_ROUNDS - 1:
                         raise
