@@ -92,6 +92,7 @@ def run(
     in_flight: int,
     small: int,
     redis_url: str | None,
+    postgres_url: str | None = None,
 ) -> dict[str, Any]:
     """Run the selected benchmarks and return the report (machine and results)."""
     results: list[dict[str, Any]] = []
@@ -104,7 +105,9 @@ def run(
                 if "create" in only:
                     results.append(asyncio.run(bench_create(gateway, rounds, count)))
                 if "stores" in only:
-                    results.extend(asyncio.run(bench_stores(gateway, rounds, count, redis_url)))
+                    results.extend(
+                        asyncio.run(bench_stores(gateway, rounds, count, redis_url, postgres_url))
+                    )
                 if "latency" in only:
                     results.append(asyncio.run(bench_latency(gateway, small)))
         finally:
@@ -133,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("PAYERMAX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
         help="Redis for the RedisStore benchmark ('' to skip it)",
     )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "PAYERMAX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+        help="PostgreSQL for the PostgresStore benchmark (a schema of its own, dropped after; '' to skip it)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     report = run(
@@ -142,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         in_flight=1000 if args.quick else 10_000,
         small=50 if args.quick else 500,
         redis_url=args.redis_url or None,
+        postgres_url=args.postgres_url or None,
     )
     report["command"] = "python benchmarks/run.py " + " ".join(argv or sys.argv[1:])
     args.out.parent.mkdir(parents=True, exist_ok=True)

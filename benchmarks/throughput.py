@@ -96,9 +96,14 @@ async def _client(gateway: Gateway, store: IdempotencyStore) -> AsyncIterator[Pa
 
 
 async def bench_stores(
-    gateway: Gateway, rounds: int, count: int, redis_url: str | None
+    gateway: Gateway,
+    rounds: int,
+    count: int,
+    redis_url: str | None,
+    postgres_url: str | None = None,
 ) -> list[dict[str, Any]]:
-    """SQLiteStore (temp file, synchronous=FULL) and RedisStore against the memory store."""
+    """SQLiteStore (temp file, synchronous=FULL), RedisStore and PostgresStore against the memory
+    store."""
     results = []
     with tempfile.TemporaryDirectory(prefix="payermax-bench-") as tmp:
         subjects: list[tuple[str, Callable[[], IdempotencyStore]]] = [
@@ -108,6 +113,10 @@ async def bench_stores(
         redis_store = _redis_factory(redis_url, prefix)
         if redis_store is not None:
             subjects.append(("RedisStore (127.0.0.1:6379)", redis_store))
+        schema = f"payermax_bench_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+        postgres_store = await _postgres_factory(postgres_url, schema)
+        if postgres_store is not None:
+            subjects.append(("PostgresStore (127.0.0.1:5432)", postgres_store))
         try:
             for name, factory in subjects:
                 async with (
@@ -128,6 +137,8 @@ async def bench_stores(
                 # The sandbox's payouts die with it: their journal records have no TTL, so the
                 # run deletes them rather than leave thousands of keys in a shared Redis.
                 await _forget(redis_url, prefix)
+            if postgres_store is not None and postgres_url:
+                await _drop_schema(postgres_url, schema)
     return results
 
 
@@ -146,6 +157,35 @@ def _redis_factory(url: str | None, prefix: str) -> Callable[[], IdempotencyStor
     from payermax_async.stores.redis import RedisStore
 
     return lambda: RedisStore(url, prefix=prefix)
+
+
+async def _postgres_factory(url: str | None, schema: str) -> Callable[[], IdempotencyStore] | None:
+    """A factory of PostgresStores on a new, migrated ``schema`` (None without asyncpg or a URL)."""
+    if not url:
+        return None
+    try:
+        import asyncpg  # noqa: F401 (optional: the benchmark is skipped without it)
+    except ImportError:
+        return None
+    from payermax_async.stores.postgres import PostgresStore
+
+    store = PostgresStore(url, schema=schema)
+    try:
+        await store.migrate()
+    finally:
+        await store.aclose()
+    return lambda: PostgresStore(url, schema=schema)
+
+
+async def _drop_schema(url: str, schema: str) -> None:
+    """Drop the benchmark's schema (its journal) after the run."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
 
 
 async def _forget(url: str, prefix: str) -> None:

@@ -12,11 +12,13 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from ..errors import ConfigurationError, StoreError
+from ..errors import ConfigurationError, PayerMaxError, StoreError
 from ..models.payouts import PayoutRequest
 from ..protocol.rules import check_out_trade_no
+from . import _pg_batch
 from . import _pg_outbox as outbox
 from . import _pg_schema as schema_sql
+from ._batch import Batch, GroupCommit, Outcome
 from ._journal import Clock, JournalStore, T, Update
 from ._pg_outbox import Reserved
 from .base import OPEN_STATES, OpenRecords, PayoutRecord
@@ -29,17 +31,20 @@ if TYPE_CHECKING:
 __all__ = ["PostgresStore", "Reserved"]
 
 R = TypeVar("R")
-#: A claim that meets a concurrent first insert of the same number re-reads; this bounds it.
-_MAX_INSERT_ROUNDS = 8
+#: A batch that deadlocks with another process's batch is tried again this many times at most.
+_MAX_DEADLOCK_ROUNDS = 5
 
 
 class PostgresStore(JournalStore):
-    """A journal in PostgreSQL: one transaction per transition, shared by every process and host.
+    """A journal in PostgreSQL, shared by every process and host; transitions are group-committed.
 
-    Each transition reads the record with ``SELECT ... FOR UPDATE`` (a new one is written with
-    ``INSERT ... ON CONFLICT DO NOTHING``, re-read if another process inserted it first), applies the
-    shared journal rule and writes it back in the same transaction, so two processes can never both
-    own one ``outTradeNo`` and a transition that returned is committed. Records are JSON text
+    Transitions requested while a transaction is being committed share the next one (group
+    commit): it locks their rows with ``SELECT ... FOR UPDATE`` (new ones are written with
+    ``INSERT ... ON CONFLICT DO NOTHING``, re-read if another process inserted them first), applies
+    the shared journal rule to each in the order requested and writes them back in the same
+    transaction, so two processes can never both own one ``outTradeNo`` and a transition that
+    returned is committed. A record that cannot be read fails its own transition only; a database
+    error fails every transition of the transaction with ``StoreError``. Records are JSON text
     (:meth:`PayoutRecord.to_json`) beside indexed ``state`` and ``updated_at`` columns; they hold no
     payee data.
 
@@ -98,6 +103,7 @@ class PostgresStore(JournalStore):
         self._opening = asyncio.Lock()
         self._migrated = False
         self._closed = False
+        self._closing = False  # refuses new transitions while the requested ones finish
         # What an outage or a database refusal raises; turned into StoreError (PayerMaxError).
         self._errors: tuple[type[BaseException], ...] = (
             asyncpg.PostgresError,
@@ -106,6 +112,9 @@ class PostgresStore(JournalStore):
             asyncio.TimeoutError,
         )
         self._undefined = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError)
+        self._deadlock = asyncpg.DeadlockDetectedError
+        self._batches = GroupCommit(self._commit, _batch_failure)
+        self._parsed = _pg_batch.Parsed()
         t = f'"{self._schema}".journal'
         self._sql_get = f"SELECT record FROM {t} WHERE out_trade_no = $1"  # noqa: S608
         self._sql_lock = self._sql_get + " FOR UPDATE"
@@ -116,6 +125,7 @@ class PostgresStore(JournalStore):
         self._sql_update = (
             f"UPDATE {t} SET state = $2, updated_at = $3, record = $4 WHERE out_trade_no = $1"  # noqa: S608
         )
+        self._sql_batch = _pg_batch.statements(t)
         self._sql_all = f"SELECT out_trade_no, record FROM {t} ORDER BY out_trade_no"  # noqa: S608
         self._sql_open = (
             f"SELECT out_trade_no, record FROM {t} WHERE state = ANY($1::text[]) "  # noqa: S608
@@ -187,25 +197,29 @@ class PostgresStore(JournalStore):
     # ------------------------------------------------------------------------------ the journal
 
     async def _update(self, out_trade_no: str, update: Update[T]) -> T:
+        # Group commit: transitions requested while a transaction is being committed wait for the
+        # next one, so many payouts in flight share one transaction (and one WAL flush), and each
+        # caller still returns only once its own transition is committed.
         check_out_trade_no(out_trade_no)
+        if self._closing:
+            msg = "this PostgresStore is closed"
+            raise ConfigurationError(msg)
+        return await self._batches.submit(out_trade_no, update)
 
-        async def transaction(conn: PgConnection) -> T:
-            for _ in range(_MAX_INSERT_ROUNDS):
-                async with conn.transaction():
-                    text = await conn.fetchval(self._sql_lock, out_trade_no)
-                    old = PayoutRecord.from_json(text) if text is not None else None
-                    new, value = update(old)
-                    if new is None or new == old:
-                        return value
-                    row = (out_trade_no, new.state.value, new.updated_at, new.to_json())
-                    if old is not None:
-                        await conn.execute(self._sql_update, *row)
-                        return value
-                    if await conn.execute(self._sql_insert, *row) == "INSERT 0 1":
-                        return value
-                # Another transaction inserted this number first: decide again on its record.
-            msg = f"PostgresStore: record …{out_trade_no[-4:]} kept changing; gave up"
-            raise StoreError(msg, out_trade_no=out_trade_no)
+    async def _commit(self, batch: Batch) -> list[Outcome]:
+        """One transaction for ``batch``. A transition that raises (an unreadable record) fails
+        alone; a database error fails the whole batch, and nothing of it is committed. A deadlock
+        with another process's batch (both rolled back by PostgreSQL) is tried again."""
+
+        async def transaction(conn: PgConnection) -> list[Outcome]:
+            for attempt in range(_MAX_DEADLOCK_ROUNDS):
+                try:
+                    async with conn.transaction():
+                        return await _pg_batch.apply(conn, self._sql_batch, batch, self._parsed)
+                except self._deadlock:
+                    if attempt == _MAX_DEADLOCK_ROUNDS - 1:
+                        raise
+            raise AssertionError  # pragma: no cover (the loop returns or raises)
 
         return await self._run(transaction)
 
@@ -255,8 +269,11 @@ class PostgresStore(JournalStore):
 
     async def aclose(self) -> None:
         """Close an owned pool (a borrowed one stays open). Safe to call more than once."""
-        if self._closed:
+        if self._closing:
             return
+        self._closing = True
+        # Transitions already requested are committed first: they were promised.
+        await self._batches.drain()
         self._closed = True
         if self._owns_pool and self._pool is not None:
             await self._pool.close()
@@ -338,6 +355,13 @@ class PostgresStore(JournalStore):
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self._schema!r})"
+
+
+def _batch_failure(exc: BaseException) -> BaseException:
+    # _run already turned database failures into StoreError (or ConfigurationError).
+    if isinstance(exc, PayerMaxError):
+        return exc
+    return StoreError(f"PostgreSQL journal failed: {type(exc).__name__}")
 
 
 def _store_error(exc: BaseException) -> StoreError:

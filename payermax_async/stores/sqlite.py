@@ -11,11 +11,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .._files import create_private_file
 from ..errors import ConfigurationError, StoreError
 from ..protocol.rules import check_out_trade_no
+from ._batch import Batch, GroupCommit, Outcome
 from ._journal import Clock, JournalStore, T, Update
 from .base import OPEN_STATES, OpenRecords, PayoutRecord
 
@@ -38,13 +39,13 @@ _SELECT_OPEN = f"SELECT out_trade_no, record FROM {_TABLE} WHERE state IN ({', '
 
 
 class SQLiteStore(JournalStore):
-    """A durable journal in one SQLite file: one committed transaction per transition.
+    """A durable journal in one SQLite file: every transition committed before it returns.
 
     The file is in WAL mode with ``synchronous=FULL`` by default, so a transition that returned is on
     disk: a process killed with SIGKILL (or a power cut, with ``FULL``) finds every committed intent on
-    restart. Several processes on one host may share the file; each transition is a ``BEGIN
-    IMMEDIATE`` transaction, so claims are atomic across them. SQLite work runs on one private
-    thread so the event loop never blocks on a lock or an fsync.
+    restart. Several processes on one host may share the file; transitions requested together share
+    one ``BEGIN IMMEDIATE`` transaction (group commit), so claims are atomic across them. SQLite
+    work runs on one private thread so the event loop never blocks on a lock or an fsync.
 
     Use it as ``async with SQLiteStore(path) as store:`` or call :meth:`aclose`.
 
@@ -80,8 +81,7 @@ class SQLiteStore(JournalStore):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="payermax-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
-        self._queue: list[tuple[str, Update[Any], asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._batches = GroupCommit(self._commit_batch, _store_error)
 
     @property
     def path(self) -> Path:
@@ -144,46 +144,19 @@ class SQLiteStore(JournalStore):
         if self._closed:
             msg = "this SQLiteStore is closed"
             raise ConfigurationError(msg)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.append((out_trade_no, update, future))
-        if self._flusher is None:
-            self._flusher = loop.create_task(self._flush())
-        return await future
+        return await self._batches.submit(out_trade_no, update)
 
-    async def _flush(self) -> None:
-        """Commit queued transitions, a batch per transaction, until none is left."""
+    async def _commit_batch(self, batch: Batch) -> list[Outcome]:
         loop = asyncio.get_running_loop()
-        try:
-            while self._queue:
-                batch, self._queue = self._queue, []
-                try:
-                    outcomes = await loop.run_in_executor(
-                        self._executor, self._commit, [(key, update) for key, update, _ in batch]
-                    )
-                except Exception as exc:
-                    failure = _store_error(exc)
-                    for _, _, future in batch:
-                        if not future.done():
-                            future.set_exception(failure)
-                    continue
-                for (_, _, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue  # its caller was cancelled; the transition is committed anyway
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)  # type: ignore[arg-type]
-        finally:
-            self._flusher = None
+        return await loop.run_in_executor(self._executor, self._commit, batch)
 
-    def _commit(self, batch: list[tuple[str, Update[object]]]) -> list[tuple[bool, object]]:
+    def _commit(self, batch: Batch) -> list[Outcome]:
         """One ``BEGIN IMMEDIATE`` transaction for ``batch`` (on the store's thread). An update
         that raises (an unreadable record) fails alone; a database error fails the whole batch,
         and nothing of it is committed."""
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")
-        outcomes: list[tuple[bool, object]] = []
+        outcomes: list[Outcome] = []
         try:
             for out_trade_no, update in batch:
                 try:
@@ -252,9 +225,8 @@ class SQLiteStore(JournalStore):
             return
         self._closed = True
         loop = asyncio.get_running_loop()
-        if self._flusher is not None:
-            # Transitions already requested are committed first: they were promised.
-            await asyncio.wait({self._flusher})
+        # Transitions already requested are committed first: they were promised.
+        await self._batches.drain()
 
         def close() -> None:
             if self._conn is not None:

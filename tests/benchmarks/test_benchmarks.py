@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from benchmarks import run
@@ -15,6 +16,7 @@ from benchmarks.memory import bench_memory
 from benchmarks.signer import bench_signer
 from benchmarks.throughput import bench_create, bench_latency, bench_stores
 from benchmarks.webhook import bench_webhook
+from tests.support.postgres import POSTGRES_URL, postgres_or_skip
 from tests.support.redis import redis_or_skip
 
 REDIS_URL = os.environ.get("PAYERMAX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -45,11 +47,25 @@ async def test_create_benchmark_reports_ratios_per_round(gateway: Gateway) -> No
 
 
 @pytest.mark.redis
-async def test_store_benchmarks_cover_sqlite_and_redis(gateway: Gateway) -> None:
-    """SQLiteStore and RedisStore are each compared with the memory store."""
+async def test_store_benchmarks_cover_sqlite_redis_and_postgres(gateway: Gateway) -> None:
+    """SQLiteStore, RedisStore and PostgresStore are each compared with the memory store, and the
+    PostgreSQL run drops its schema afterwards."""
     await redis_or_skip()  # skips without Redis, fails under PAYERMAX_REQUIRE_REDIS=1
-    results = await bench_stores(gateway, rounds=1, count=10, redis_url=REDIS_URL)
-    assert [r["name"].split()[1] for r in results] == ["SQLiteStore", "RedisStore"]
+    await postgres_or_skip()
+    results = await bench_stores(
+        gateway, rounds=1, count=10, redis_url=REDIS_URL, postgres_url=POSTGRES_URL
+    )
+    names = [r["name"].split()[1] for r in results]
+    assert names == ["SQLiteStore", "RedisStore", "PostgresStore"]
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        left = await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+            f"payermax_bench_{os.getpid()}_%",
+        )
+    finally:
+        await conn.close()
+    assert left == []
 
 
 @pytest.mark.redis

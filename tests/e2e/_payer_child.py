@@ -2,7 +2,8 @@
 
 Run by the crash and multi-process tests: ``python -m tests.e2e._payer_child <store> <where>
 <prefix> <count> [reconcile]``, with the sandbox's credentials in ``PAYERMAX_*``. ``<store>`` is
-``sqlite`` (``<where>``: the file), ``redis`` (the URL), ``postgres`` (the schema, on
+``sqlite`` (``<where>``: the file), ``redis`` (the URL; the key prefix is ``PAYERMAX_TEST_REDIS_PREFIX``
+or ``<prefix>:``), ``postgres`` (the schema, on
 ``PAYERMAX_TEST_POSTGRES_URL``) or ``relay`` (the schema: send what its outbox holds instead).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 
 from payermax_async import (
@@ -37,7 +39,8 @@ def open_store(kind: str, where: str, prefix: str) -> IdempotencyStore:
         return SQLiteStore(where)
     if kind in ("postgres", "relay"):
         return PostgresStore(POSTGRES_URL, schema=where)
-    return RedisStore(where, prefix=f"{prefix}:")
+    # The crash test gives the journal a key prefix of its own (another run may share the Redis).
+    return RedisStore(where, prefix=os.environ.get("PAYERMAX_TEST_REDIS_PREFIX", f"{prefix}:"))
 
 
 async def main(kind: str, where: str, prefix: str, count: int, reconcile: bool) -> None:

@@ -1,4 +1,4 @@
-"""Real processes: SIGKILL crashes over SQLiteStore and PostgresStore (a payer, and an outbox relay),
+"""Real processes: SIGKILL crashes over SQLiteStore, RedisStore and PostgresStore (a payer, and an outbox relay),
 and four payers sharing one RedisStore (one node or a Redis Cluster) or one PostgresStore."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from payermax_async import PayerMaxClient, PostgresStore, SQLiteStore
+from payermax_async import PayerMaxClient, PostgresStore, RedisStore, SQLiteStore
 from payermax_async.sandbox import SandboxGateway
 from payermax_async.stores import JournalStore, RecordState
 from payermax_async.testing import fast_retry_policy
@@ -50,14 +50,16 @@ def child_env(gw: SandboxGateway) -> dict[str, str]:
     }
 
 
-async def spawn(gw: SandboxGateway, *args: str) -> asyncio.subprocess.Process:
+async def spawn(
+    gw: SandboxGateway, *args: str, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.e2e._payer_child",
         *args,
         cwd=ROOT,
-        env=child_env(gw),
+        env={**child_env(gw), **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -79,18 +81,31 @@ async def in_flight(store: JournalStore) -> set[str]:
     }
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def journal(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[tuple[str, str, JournalStore]]:
-    """A durable journal for payer processes: (kind, where, the parent's own store on it)."""
+Journal = tuple[str, str, JournalStore, dict[str, str]]
+
+
+@pytest.fixture(params=["sqlite", "redis", "redis-cluster", "postgres"])
+async def journal(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Journal]:
+    """A durable journal for payer processes: (kind, where, the parent's own store on it, the
+    children's extra environment)."""
     if request.param == "sqlite":
         db = tmp_path / "journal.db"
         async with SQLiteStore(db) as sqlite_store:
-            yield "sqlite", str(db), sqlite_store
+            yield "sqlite", str(db), sqlite_store, {}
         return
-    async with postgres_store() as pg_store:
-        yield "postgres", pg_store.schema, pg_store
+    if request.param == "postgres":
+        async with postgres_store() as pg_store:
+            yield "postgres", pg_store.schema, pg_store, {}
+        return
+    cluster = request.param == "redis-cluster"
+    await (redis_cluster_or_skip() if cluster else redis_or_skip())
+    url = REDIS_CLUSTER_URL if cluster else REDIS_URL
+    prefix = f"payermax-test:{uuid.uuid4().hex}:"  # its own keys, whoever else uses this Redis
+    try:
+        async with RedisStore(url, prefix=prefix) as redis_store:
+            yield "redis", url, redis_store, {"PAYERMAX_TEST_REDIS_PREFIX": prefix}
+    finally:
+        await (redis_cluster_cleanup if cluster else redis_cleanup)(prefix)
 
 
 async def kill_at(gw: SandboxGateway, proc: asyncio.subprocess.Process, target: int) -> None:
@@ -111,23 +126,24 @@ async def journalled_as_sent(store: JournalStore) -> set[str]:
 
 
 async def test_sigkill_three_times_then_reconcile_settles_every_order(
-    gw: SandboxGateway, journal: tuple[str, str, JournalStore]
+    gw: SandboxGateway, journal: Journal
 ) -> None:
     """400 payouts, the payer SIGKILLed at three random moments: after restart + reconcile every
     order exists once, results match the sandbox, and only in-flight numbers were POSTed again."""
-    kind, where, store = journal
+    kind, where, store, env = journal
     rng = random.Random(7)
     count = 400
     exposed: set[str] = set()
     for low, high in ((30, 110), (150, 240), (270, 350)):
         target = rng.randint(low, high)
-        await kill_at(gw, await spawn(gw, kind, where, "KILL", str(count), "reconcile"), target)
+        payer = await spawn(gw, kind, where, "KILL", str(count), "reconcile", env=env)
+        await kill_at(gw, payer, target)
         exposed |= await in_flight(store)
         # Committed before a byte left, batch or not: every order the gateway holds is in the
         # journal as sent (or settled), even for the transitions of the batch the kill cut short.
         assert set(gw.ledger.orders) <= await journalled_as_sent(store)
     assert 0 < len(gw.ledger.orders) < count  # the kills really interrupted the batch
-    summary = await finish(await spawn(gw, kind, where, "KILL", str(count), "reconcile"))
+    summary = await finish(await spawn(gw, kind, where, "KILL", str(count), "reconcile", env=env))
     assert len(gw.ledger.orders) == count
     assert summary == {k: o.trade_no for k, o in gw.ledger.orders.items()}
     reposted = {k for k in gw.ledger.orders if gw.ledger.post_count(api=PAY, out_trade_no=k) > 1}
