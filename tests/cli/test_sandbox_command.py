@@ -14,48 +14,15 @@ from pathlib import Path
 
 from payermax_async.signing.keys import load_private_key
 from tests.support.bulk import ACCOUNT, NAME
-from tests.support.cli import ROOT, clean_env
+from tests.support.cli import ROOT, clean_env, sandbox_process
 from tests.support.sandbox import payout
 
 
 @contextmanager
 def sandbox(*args: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], str]]:
     """The sandbox on a free port, its export lines and banner; stopped with SIGINT after."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "payermax_async", "sandbox", "--port", "0", *args],
-        cwd=ROOT,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    exports: dict[str, str] = {}
-    lines: list[str] = []
-    try:
-        assert process.stdout is not None
-        for _ in range(40):
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("export "):
-                name, _, value = line[len("export ") :].strip().partition("=")
-                exports[name] = value
-            if "PAYERMAX_PLATFORM_PUBLIC_KEY" in exports:
-                break
-        assert "PAYERMAX_PLATFORM_PUBLIC_KEY" in exports, "".join(lines)
-        yield process, exports, "".join(lines)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+    with sandbox_process(*args, cwd=ROOT, env=clean_env()) as running:
+        yield running
 
 
 def cli(

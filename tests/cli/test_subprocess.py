@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from payermax_async import generate_keypair
+from tests.support.cli import sandbox_process
 from tests.support.sandbox import payout
 
 
@@ -23,39 +24,8 @@ def sandbox_args():
 @pytest.fixture
 def standalone_sandbox(sandbox_args):
     """``python -m payermax_async sandbox --port 0`` running, with its printed export lines."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "payermax_async", "sandbox", "--port", "0", *sandbox_args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    exports: dict[str, str] = {}
-    lines = []
-    try:
-        assert process.stdout is not None
-        for _ in range(40):  # the banner is about a dozen lines
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("export "):
-                name, _, value = line[len("export ") :].strip().partition("=")
-                exports[name] = value
-            if "PAYERMAX_PLATFORM_PUBLIC_KEY" in exports:
-                break
-        assert "PAYERMAX_PLATFORM_PUBLIC_KEY" in exports, "".join(lines)
-        yield process, exports, "".join(lines)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+    with sandbox_process(*sandbox_args) as running:
+        yield running
 
 
 def test_sandbox_process_serves_the_cli_and_stops_on_ctrl_c(standalone_sandbox):

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -58,3 +61,46 @@ async def run_cli(
         raise
     assert proc.returncode is not None
     return Ran(proc.returncode, out.decode(), err.decode())
+
+
+@contextmanager
+def sandbox_process(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, str], str]]:
+    """``python -m payermax_async sandbox --port 0 ARGS`` running: the process, its ``export``
+    lines and its banner; stopped with SIGINT (then killed) afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "payermax_async", "sandbox", "--port", "0", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    exports: dict[str, str] = {}
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for _ in range(40):
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("export "):
+                name, _, value = line[len("export ") :].strip().partition("=")
+                exports[name] = value
+            if "PAYERMAX_PLATFORM_PUBLIC_KEY" in exports:
+                break
+        assert "PAYERMAX_PLATFORM_PUBLIC_KEY" in exports, "".join(lines)
+        yield process, exports, "".join(lines)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
