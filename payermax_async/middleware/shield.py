@@ -6,10 +6,11 @@ something (a claim and its lease) that the caller will now never use, it must be
 once, or the next ``create()`` of that number would wait for the whole lease.
 
 :func:`run_to_completion` does both. It first runs the write inline: a write that completes without
-suspending (``MemoryStore``) cannot be interrupted and needs no task. Only a write that suspends is
-moved onto a task of its own and shielded; if the caller is cancelled meanwhile, it waits (bounded)
-for the write to land, applies ``undo`` (if any) to its result, and only then lets the cancellation
-through.
+suspending (``MemoryStore``) cannot be interrupted and needs no task. A write that suspends is driven
+from the caller's task too, but the caller only ever waits beside the future the write waits on,
+never on it, so a cancellation cannot reach the write. Only if the caller is cancelled does the rest
+of the write move onto a task of its own; the caller then waits (bounded) for it to land, applies
+``undo`` (if any) to its result, and only then lets the cancellation through.
 """
 
 from __future__ import annotations
@@ -62,17 +63,46 @@ async def run_to_completion(
         waiting_on = write.send(None)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
-    task = asyncio.ensure_future(_drive(write, waiting_on))
+    while True:
+        # The caller's own task drives the write; nothing the write waits on is ever cancelled by
+        # the caller's cancellation, which only interrupts this wait (see _settled).
+        try:
+            await _settled(waiting_on)
+        except asyncio.CancelledError:
+            task = asyncio.ensure_future(_drive(write, waiting_on))
+            if undo is not None:
+                await _undo_when_landed(task, undo)
+            else:
+                # The cancelled caller leaves only once its write has landed: whoever reads the
+                # journal next (the caller's own clean-up, a shutdown closing the store) sees it.
+                await _wait_landed(task)
+            raise
+        try:
+            waiting_on = write.send(None)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+
+async def _settled(waiting_on: object) -> None:
+    """Wait until the future a suspended write waits on is done, or for one loop turn after a bare
+    yield. A cancellation of the caller interrupts only this wait: the write's own future is
+    never cancelled, and the write reads its outcome itself when resumed. A CancelledError here is
+    always the caller's (the waiter below is only ever given a result)."""
+    if waiting_on is None:
+        await asyncio.sleep(0)
+        return
+    future: asyncio.Future[Any] = waiting_on  # type: ignore[assignment]
+    waiter = asyncio.get_running_loop().create_future()
+
+    def wake(_: object) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    future.add_done_callback(wake)
     try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        if undo is not None:
-            await _undo_when_landed(task, undo)
-        else:
-            # The cancelled caller leaves only once its write has landed: whoever reads the journal
-            # next (the caller's own clean-up, a shutdown closing the store) sees the outcome.
-            await _wait_landed(task)
-        raise
+        await waiter
+    finally:
+        future.remove_done_callback(wake)
 
 
 async def _wait_landed(task: asyncio.Task[Any]) -> None:
