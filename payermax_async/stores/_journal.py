@@ -127,22 +127,53 @@ class JournalStore(NotificationJournal, abc.ABC):
         """Record the intent (or take over a re-sendable or abandoned one) and say what to do;
         with ``sending``, a claim that may send is marked ``SENT`` in the same step; with
         ``adopt_refusal``, a refused record is ``REFUSED`` rather than taken over."""
-        now = self._clock()
-        return await self._update(
+        rule = self._claim_rule(
             out_trade_no,
-            lambda old: decide_claim(
-                old,
-                out_trade_no,
-                fingerprint,
-                owner=owner,
-                lease_seconds=lease_seconds,
-                amount=amount,
-                currency=currency,
-                now=now,
-                sending=sending,
-                adopt_refusal=adopt_refusal,
-            ),
+            fingerprint,
+            owner,
+            lease_seconds,
+            amount,
+            currency,
+            sending,
+            adopt_refusal,
         )
+        return await self._update(out_trade_no, rule)
+
+    def _claim_rule(
+        self,
+        out_trade_no: str,
+        fingerprint: str,
+        owner: str,
+        lease_seconds: float,
+        amount: str | None,
+        currency: str | None,
+        sending: bool,
+        adopt_refusal: bool,
+    ) -> Update[Claim]:
+        """The claim as an update of the record, at the store's time now."""
+        now = self._clock()
+        return lambda old: decide_claim(
+            old,
+            out_trade_no,
+            fingerprint,
+            owner=owner,
+            lease_seconds=lease_seconds,
+            amount=amount,
+            currency=currency,
+            now=now,
+            sending=sending,
+            adopt_refusal=adopt_refusal,
+        )
+
+    def _result_rule(self, out_trade_no: str, result: Mapping[str, object]) -> Update[PayoutRecord]:
+        """Adopting an order's answer as an update of the record, at the store's time now."""
+        now = self._clock()
+
+        def update(old: PayoutRecord | None) -> tuple[PayoutRecord, PayoutRecord]:
+            new = apply_result(old, out_trade_no, result, now)
+            return new, new
+
+        return update
 
     # Stores whose every transition completes without suspending (``synchronous = True``, e.g.
     # MemoryStore) also offer the two transitions of every payout as plain calls, so the journal
@@ -181,32 +212,21 @@ class JournalStore(NotificationJournal, abc.ABC):
         adopt_refusal: bool = False,
     ) -> Claim:
         """:meth:`claim` as a plain call (``synchronous`` stores only)."""
-        now = self._clock()
-        return self._update_now(
+        rule = self._claim_rule(
             out_trade_no,
-            lambda old: decide_claim(
-                old,
-                out_trade_no,
-                fingerprint,
-                owner=owner,
-                lease_seconds=lease_seconds,
-                amount=amount,
-                currency=currency,
-                now=now,
-                sending=sending,
-                adopt_refusal=adopt_refusal,
-            ),
+            fingerprint,
+            owner,
+            lease_seconds,
+            amount,
+            currency,
+            sending,
+            adopt_refusal,
         )
+        return self._update_now(out_trade_no, rule)
 
     def record_result_now(self, out_trade_no: str, result: Mapping[str, object]) -> PayoutRecord:
         """:meth:`record_result` as a plain call (``synchronous`` stores only)."""
-        now = self._clock()
-
-        def update(old: PayoutRecord | None) -> tuple[PayoutRecord, PayoutRecord]:
-            new = apply_result(old, out_trade_no, result, now)
-            return new, new
-
-        return self._update_now(out_trade_no, update)
+        return self._update_now(out_trade_no, self._result_rule(out_trade_no, result))
 
     async def mark_sent(
         self,
@@ -259,13 +279,7 @@ class JournalStore(NotificationJournal, abc.ABC):
 
     async def record_result(self, out_trade_no: str, result: Mapping[str, object]) -> PayoutRecord:
         """The order exists: adopt its number and status (forward only) and release the lease."""
-        now = self._clock()
-
-        def update(old: PayoutRecord | None) -> tuple[PayoutRecord, PayoutRecord]:
-            new = apply_result(old, out_trade_no, result, now)
-            return new, new
-
-        return await self._update(out_trade_no, update)
+        return await self._update(out_trade_no, self._result_rule(out_trade_no, result))
 
     def _allowed(
         self, old: PayoutRecord, owner: str | None, now: float, *, or_unleased: bool

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import attrs
 
@@ -47,6 +48,7 @@ __all__ = [
     "OpenRecords",
     "PayoutRecord",
     "RecordState",
+    "scan_rows",
 ]
 
 
@@ -267,3 +269,21 @@ class Claim:
 
     outcome: ClaimOutcome
     record: PayoutRecord
+
+
+def scan_rows(
+    rows: Iterable[Iterable[Any]],
+    keep: Callable[[PayoutRecord], bool] = lambda record: True,
+) -> OpenRecords:
+    """The readable records among ``(number, stored text)`` rows (tuples, driver records) that ``keep`` accepts, and the
+    numbers of the rows that cannot be read (skipped, never guessed at)."""
+    scan = OpenRecords([])
+    for number, text in rows:
+        try:
+            record = PayoutRecord.from_json(text)
+        except StoreError:
+            scan.unreadable.append(str(number))
+            continue
+        if keep(record):
+            scan.records.append(record)
+    return scan

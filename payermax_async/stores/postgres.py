@@ -21,7 +21,7 @@ from . import _pg_schema as schema_sql
 from ._batch import Batch, GroupCommit, Outcome
 from ._journal import Clock, JournalStore, T, Update
 from ._pg_outbox import Reserved
-from .base import OPEN_STATES, OpenRecords, PayoutRecord
+from .base import OPEN_STATES, OpenRecords, PayoutRecord, scan_rows
 
 if TYPE_CHECKING:
     from asyncpg import Pool, Record
@@ -238,13 +238,7 @@ class PostgresStore(JournalStore):
         states = sorted(state.value for state in OPEN_STATES)
 
         async def read(conn: PgConnection) -> OpenRecords:
-            scan = OpenRecords([])
-            for number, text in await conn.fetch(self._sql_open, states):
-                try:
-                    scan.records.append(PayoutRecord.from_json(text))
-                except StoreError:
-                    scan.unreadable.append(str(number))
-            return scan
+            return scan_rows(await conn.fetch(self._sql_open, states))
 
         return await self._run(read)
 
@@ -254,16 +248,8 @@ class PostgresStore(JournalStore):
         the record): meant for daily jobs."""
 
         async def read(conn: PgConnection) -> OpenRecords:
-            scan = OpenRecords([])
-            for number, text in await conn.fetch(self._sql_all):
-                try:
-                    record = PayoutRecord.from_json(text)
-                except StoreError:
-                    scan.unreadable.append(str(number))
-                    continue
-                if start <= record.created_at < end:
-                    scan.records.append(record)
-            return scan
+            rows = await conn.fetch(self._sql_all)
+            return scan_rows(rows, lambda record: start <= record.created_at < end)
 
         return await self._run(read)
 

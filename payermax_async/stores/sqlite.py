@@ -18,7 +18,7 @@ from ..errors import ConfigurationError, StoreError
 from ..protocol.rules import check_out_trade_no
 from ._batch import Batch, GroupCommit, Outcome
 from ._journal import Clock, JournalStore, T, Update
-from .base import OPEN_STATES, OpenRecords, PayoutRecord
+from .base import OPEN_STATES, OpenRecords, PayoutRecord, scan_rows
 
 __all__ = ["SQLiteStore"]
 
@@ -190,13 +190,7 @@ class SQLiteStore(JournalStore):
         states = sorted(state.value for state in OPEN_STATES)
 
         def read(conn: sqlite3.Connection) -> OpenRecords:
-            scan = OpenRecords([])
-            for number, text in conn.execute(_SELECT_OPEN, states).fetchall():
-                try:
-                    scan.records.append(PayoutRecord.from_json(text))
-                except StoreError:
-                    scan.unreadable.append(str(number))
-            return scan
+            return scan_rows(conn.execute(_SELECT_OPEN, states).fetchall())
 
         return await self._run(read)
 
@@ -206,16 +200,8 @@ class SQLiteStore(JournalStore):
         the record, not in a column): meant for daily jobs."""
 
         def read(conn: sqlite3.Connection) -> OpenRecords:
-            scan = OpenRecords([])
-            for number, text in conn.execute(_SELECT_ALL):
-                try:
-                    record = PayoutRecord.from_json(text)
-                except StoreError:
-                    scan.unreadable.append(str(number))
-                    continue
-                if start <= record.created_at < end:
-                    scan.records.append(record)
-            return scan
+            rows = conn.execute(_SELECT_ALL)
+            return scan_rows(rows, lambda record: start <= record.created_at < end)
 
         return await self._run(read)
 
