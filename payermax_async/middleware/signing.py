@@ -38,15 +38,5 @@ class SigningMiddleware:
             msg = "the request signer returned no signature; nothing was sent"
             raise TransportError(msg, maybe_sent=False)
         headers = {**call.headers, "sign": signature} if call.headers else {"sign": signature}
-        # Built directly: attrs.evolve would copy the same fields through a slower generic path.
-        signed = Call(
-            api=call.api,
-            data_json=call.data_json,
-            idempotency_key=call.idempotency_key,
-            timeout=call.timeout,
-            body=body,
-            headers=headers,
-            attempt=call.attempt,
-            may_exist=call.may_exist,
-        )
+        signed = call.signed(body, headers)
         return await next_handler(signed)

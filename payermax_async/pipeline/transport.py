@@ -34,7 +34,7 @@ from ..errors import (
 from ..protocol.content_coding import ACCEPT_ENCODING, ContentCodingError, decode_content
 from ..protocol.envelope import parse_response, utc_now
 from ..signing import RsaVerifier
-from .chain import Call, Reply
+from .chain import Call, Reply, build_reply
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -284,14 +284,14 @@ class AiohttpTransport:
         if not 200 <= status < 300:
             msg = f"{call.api} answered {_SUCCESS} with HTTP {status}"
             raise InvalidResponseError(msg, http_status=status)
-        return Reply(
-            api=call.api,
-            code=envelope.code,
-            msg=envelope.msg,
-            data=envelope.data,
-            http_status=status,
-            raw=raw,
-            headers=_plain_headers(headers),
+        return build_reply(
+            call.api,
+            envelope.code,
+            envelope.msg,
+            envelope.data,
+            status,
+            raw,
+            _plain_headers(headers),
         )
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from ..errors import ValidationError
-from .amounts import amount_text, decimals_of
+from .amounts import amount_text, check_amount_text, decimals_of
 from .currencies import amount_decimals
 from .fields import PAYOUT_SPEC, TEXT_LIMIT, VALIDATION_SPEC, Spec
 from .formats import COUNTRY, CURRENCY, EMAIL, has_control_characters, is_date, is_http_url
@@ -175,19 +175,6 @@ def get_path(data: Mapping[str, object], path: str) -> object:
 _PATHS: dict[str, tuple[str, ...]] = {}
 
 
-def _required_text(data: Mapping[str, object], path: str) -> str:
-    value = get_path(data, path)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise _fail(path, "is required")
-    assert isinstance(value, str)  # _walk has checked the type
-    return value
-
-
-def _optional_text(data: Mapping[str, object], path: str) -> str | None:
-    value = get_path(data, path)
-    return value if isinstance(value, str) and value != "" else None
-
-
 def check_country(value: object, field: str = "country") -> str:
     """Check an ISO 3166-1 alpha-2 country code (two uppercase letters).
 
@@ -214,72 +201,86 @@ def check_out_trade_no(value: object, field: str = "outTradeNo") -> str:
     return value
 
 
-def _check_amount(data: Mapping[str, object]) -> None:
-    raw = get_path(data, "trade.amount")
+#: Request data after the type checks: every known object field is a ``dict`` (or ``None``) and
+#: every known text field a ``str`` (or ``None``), so the checks below read values directly.
+Fields = dict[str, Any]
+
+
+def _as_dicts(data: Mapping[str, object], spec: Spec) -> Fields:
+    """``data`` (already through ``_walk``) with each known object field a plain ``dict``: the one
+    shape the checks below read. Only the rare non-dict request pays for this copy."""
+    fields = dict(data)
+    for key, value in fields.items():
+        rule = spec.get(key)
+        if isinstance(rule, dict) and value is not None:
+            fields[key] = _as_dicts(value, rule)  # type: ignore[arg-type]
+    return fields
+
+
+def _required(value: str | None, path: str) -> str:
+    if value is None or not value.strip():
+        raise _fail(path, "is required")
+    return value
+
+
+def _check_amount(trade: Fields, payee: Fields, country: str | None) -> None:
+    raw = trade.get("amount")
     if raw is None or raw == "":
         raise _fail("trade.amount", "is required")
-    text = amount_text(raw)  # the text sent: a string as given, a Decimal written out plainly
-    currency = _required_text(data, "trade.currency")
+    # The text sent: a string as given (checked), a Decimal written out plainly.
+    text = check_amount_text(raw) if type(raw) is str else amount_text(raw)
+    currency = _required(trade.get("currency"), "trade.currency")
     if not CURRENCY.fullmatch(currency):
         raise _fail("trade.currency", "must be three uppercase letters (ISO 4217)")
-    method = _text_of(data.get("payeeInfo"), "paymentMethodType")
-    allowed = currency_decimals(currency, _text_of(data, "country"), method)
+    allowed = amount_decimals(currency, country, payee.get("paymentMethodType") or None)
     decimals = decimals_of(text)
     if decimals > allowed:
         raise _fail("trade.amount", f"has {decimals} decimals; {currency} allows {allowed}")
 
 
-def _text_of(node: object, key: str) -> str | None:
-    """``node[key]`` if ``node`` is a mapping and that is a non-empty string (one level, where
-    ``get_path`` walks a dotted path: the checks below read a dozen payee fields)."""
-    value = node.get(key) if type(node) is dict or isinstance(node, Mapping) else None
-    return value if isinstance(value, str) and value != "" else None
-
-
-def _check_codes(data: Mapping[str, object], payee: object) -> None:
-    check_country(_required_text(data, "country"))
-    for key in _PAYEE_COUNTRY_KEYS:
-        value = _text_of(payee, key)
-        if value is not None:
-            check_country(value, f"payeeInfo.{key}")
+def _check_codes(data: Fields, payee: Fields | None) -> None:
+    check_country(_required(data.get("country"), "country"))
+    if payee is not None:
+        for key in _PAYEE_COUNTRY_KEYS:
+            value = payee.get(key)
+            if value:
+                check_country(value, f"payeeInfo.{key}")
     for path in ("sourceAccount", "destinationCurrency"):
-        value = _text_of(data, path)
-        if value is not None and not CURRENCY.fullmatch(value):
+        value = data.get(path)
+        if value and not CURRENCY.fullmatch(value):
             raise _fail(path, "must be three uppercase letters (ISO 4217)")
-    rail = _text_of(data, "clearingRail")
-    if rail is not None and rail not in _CLEARING_RAILS:
+    rail = data.get("clearingRail")
+    if rail and rail not in _CLEARING_RAILS:
         raise _fail("clearingRail", "must be SWIFT, SEPA or LOCAL")
-    gender = _text_of(payee, "payeeGender")
-    if gender is not None and gender not in _GENDERS:
+    gender = payee.get("payeeGender") if payee is not None else None
+    if gender and gender not in _GENDERS:
         raise _fail("payeeInfo.payeeGender", "must be F or M")
 
 
-def _check_formats(data: Mapping[str, object]) -> None:
-    payee = data.get("payeeInfo")
+def _check_formats(data: Fields) -> None:
+    """The formats of the fields a payout and a field validation share (``data`` as ``Fields``)."""
+    payee: Fields | None = data.get("payeeInfo")
     _check_codes(data, payee)
+    payee = payee if payee is not None else {}
     for value, path in (
-        (_text_of(payee, "email"), "payeeInfo.email"),
-        (_text_of(data, "notifyEmail"), "notifyEmail"),
+        (payee.get("email"), "payeeInfo.email"),
+        (data.get("notifyEmail"), "notifyEmail"),
     ):
-        if value is not None and not EMAIL.fullmatch(value):
+        if value and not EMAIL.fullmatch(value):
             raise _fail(path, "is not a valid email address")
-    birth = _text_of(payee, "birthDate")
-    if birth is not None and not is_date(birth):
+    birth = payee.get("birthDate")
+    if birth and not is_date(birth):
         raise _fail("payeeInfo.birthDate", "must be a date as yyyy-MM-dd")
-    document = _text_holder(payee, "document")
-    for key in ("documentIssueDate", "documentExpireDate"):
-        value = _text_of(document, key)
-        if value is not None and not is_date(value):
-            raise _fail(f"payeeInfo.document.{key}", "must be a date as yyyy-MM-dd")
-    method = _required_text(data, "payeeInfo.paymentMethodType")
-    target_org = _text_of(payee, "targetOrg")
+    document = payee.get("document")
+    if document is not None:
+        for key in ("documentIssueDate", "documentExpireDate"):
+            value = document.get(key)
+            if value and not is_date(value):
+                raise _fail(f"payeeInfo.document.{key}", "must be a date as yyyy-MM-dd")
+    method = _required(payee.get("paymentMethodType"), "payeeInfo.paymentMethodType")
+    target_org = payee.get("targetOrg")
     if method in TARGET_ORG_METHODS and (target_org is None or not target_org.strip()):
         raise _fail("payeeInfo.targetOrg", f"is required for {method} payouts")
-
-
-def _text_holder(node: object, key: str) -> object:
-    """``node[key]`` if ``node`` is a mapping (where a nested object such as the document is)."""
-    return node.get(key) if type(node) is dict or isinstance(node, Mapping) else None
 
 
 def _check_object(data: object) -> Mapping[str, object]:
@@ -287,6 +288,30 @@ def _check_object(data: object) -> Mapping[str, object]:
         msg = f"request data must be a mapping or a model, not {type(data).__name__}"
         raise ValidationError(msg)
     return data
+
+
+def _check_payout_fields(data: Fields) -> None:
+    """Every check of a payout after the type checks, in one pass over ``data``."""
+    trade: Fields | None = data.get("trade")
+    if trade is None:
+        raise _fail("trade", "is required")
+    payee: Fields | None = data.get("payeeInfo")
+    if payee is None:
+        raise _fail("payeeInfo", "is required")
+    _check_amount(trade, payee, data.get("country") or None)
+    _check_formats(data)
+    payer: Fields | None = data.get("payerInfo")
+    registration = payer.get("registrationCountry") if payer is not None else None
+    if registration:
+        check_country(registration, _PAYER_COUNTRY)
+    account: Fields | None = payee.get("accountInfo")
+    _required(account.get("accountNo") if account is not None else None, _ACCOUNT_NO)
+    notify_url = data.get("notifyUrl")
+    if notify_url and not is_http_url(notify_url):
+        raise _fail("notifyUrl", "must be an absolute http(s) URL (printable ASCII, a valid host)")
+
+
+_ACCOUNT_NO = "payeeInfo.accountInfo.accountNo"
 
 
 def check_payout_data(data: object) -> str:
@@ -300,22 +325,12 @@ def check_payout_data(data: object) -> str:
     """
     mapping = _check_object(data)
     out_trade_no = check_out_trade_no(mapping.get("outTradeNo"))
-    if type(mapping) is not dict or not _plain(mapping, PAYOUT_SPEC):
+    if type(mapping) is dict and _plain(mapping, PAYOUT_SPEC):
+        _check_payout_fields(mapping)  # already Fields: only dicts, texts and None
+    else:
         _walk(mapping, PAYOUT_SPEC, "")
         check_shape(mapping)
-    if not _is_mapping(mapping.get("trade")):
-        raise _fail("trade", "is required")
-    if not _is_mapping(mapping.get("payeeInfo")):
-        raise _fail("payeeInfo", "is required")
-    _check_amount(mapping)
-    _check_formats(mapping)
-    registration = _optional_text(mapping, _PAYER_COUNTRY)
-    if registration is not None:
-        check_country(registration, _PAYER_COUNTRY)
-    _required_text(mapping, "payeeInfo.accountInfo.accountNo")
-    notify_url = _optional_text(mapping, "notifyUrl")
-    if notify_url is not None and not is_http_url(notify_url):
-        raise _fail("notifyUrl", "must be an absolute http(s) URL (printable ASCII, a valid host)")
+        _check_payout_fields(_as_dicts(mapping, PAYOUT_SPEC))
     return out_trade_no
 
 
@@ -328,6 +343,7 @@ def check_validation_data(data: object) -> None:
     mapping = _check_object(data)
     _walk(mapping, VALIDATION_SPEC, "")
     check_shape(mapping)
-    if not isinstance(mapping.get("payeeInfo"), Mapping):
+    fields = _as_dicts(mapping, VALIDATION_SPEC)
+    if fields.get("payeeInfo") is None:
         raise _fail("payeeInfo", "is required")
-    _check_formats(mapping)
+    _check_formats(fields)

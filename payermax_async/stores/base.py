@@ -34,6 +34,7 @@ from typing import Any
 
 import attrs
 
+from .._frozen import positional_constructor
 from ..errors import StoreError
 from ..models.payouts import PayoutStatus
 
@@ -207,6 +208,11 @@ class PayoutRecord:
         if self.maybe_sent:
             return False
         return self.state in (RecordState.CLAIMED, RecordState.REJECTED)
+
+
+#: ``PayoutRecord`` from every field by name, about twice as fast as its ``__init__`` (see
+#: :mod:`payermax_async._frozen`); the transition rules build one or two records per payout.
+build_record = positional_constructor(PayoutRecord)
 
 
 #: The record layout :meth:`PayoutRecord.to_json` writes (earlier versions wrote none).

@@ -20,6 +20,7 @@ from .base import (
     DeliveryOutcome,
     PayoutRecord,
     RecordState,
+    build_record,
 )
 
 __all__ = [
@@ -105,17 +106,31 @@ def apply_result(
     if old.result is None:
         kept.update({k: v for k, v in result.items() if k != "trade"})
     order_amount, order_currency = _order_trade(result)
-    return attrs.evolve(
-        old,
+    # Every field named: the journal's most frequent transition skips attrs.evolve's generic copy.
+    return build_record(
+        out_trade_no=old.out_trade_no,
+        fingerprint=old.fingerprint,
         state=state,
         status=status,
         trade_no=old.trade_no or (str(trade_no) if trade_no else None),
         result=kept,
+        amount=old.amount,
+        currency=old.currency,
+        attempts=old.attempts,
+        last_error=old.last_error,
+        error_code=old.error_code,
+        notified_status=old.notified_status,
         owner=None,
         lease_expires=None,
+        created_at=old.created_at,
         updated_at=now,
+        maybe_sent=old.maybe_sent,
+        sent_until=old.sent_until,
         order_amount=old.order_amount or order_amount,
         order_currency=old.order_currency or order_currency,
+        delivering=old.delivering,
+        delivering_owner=old.delivering_owner,
+        delivering_until=old.delivering_until,
     )
 
 
@@ -151,18 +166,30 @@ def decide_claim(
     sends right after, and a crash in between leaves a record the next owner queries first."""
     lease = now + lease_seconds
     if old is None:
-        record = PayoutRecord(
-            out_trade_no,
-            fingerprint,
-            RecordState.SENT if sending else RecordState.CLAIMED,
+        record = build_record(
+            out_trade_no=out_trade_no,
+            fingerprint=fingerprint,
+            state=RecordState.SENT if sending else RecordState.CLAIMED,
+            status=None,
+            trade_no=None,
+            result=None,
             amount=amount,
             currency=currency,
+            attempts=1 if sending else 0,
+            last_error=None,
+            error_code=None,
+            notified_status=None,
             owner=owner,
             lease_expires=lease,
             created_at=now,
             updated_at=now,
-            attempts=1 if sending else 0,
+            maybe_sent=False,
             sent_until=lease if sending else None,
+            order_amount=None,
+            order_currency=None,
+            delivering=None,
+            delivering_owner=None,
+            delivering_until=None,
         )
         return record, Claim(ClaimOutcome.SEND, record)
     if old.state is RecordState.CONFLICT:
