@@ -40,7 +40,7 @@ def test_a_field_with_a_validator_is_refused() -> None:
     class Checked:
         amount: int = attrs.field(validator=attrs.validators.instance_of(int))
 
-    with pytest.raises(TypeError, match="Checked.amount has a converter or validator"):
+    with pytest.raises(TypeError, match=r"Checked\.amount has a converter or validator"):
         positional_constructor(Checked)
 
 
