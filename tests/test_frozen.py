@@ -18,7 +18,7 @@ def _values(cls: type) -> list[object]:
 @pytest.mark.parametrize("cls", [PayoutRecord, Call, Reply])
 def test_it_builds_what_init_builds(cls: type) -> None:
     values = _values(cls)
-    built = positional_constructor(cls)(*values)
+    built: object = positional_constructor(cls)(*values)
     assert type(built) is cls
     assert built == cls(*values)
     assert [getattr(built, field.name) for field in attrs.fields(cls)] == values
