@@ -298,4 +298,6 @@ class AiohttpTransport:
 def _plain_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     # The response's sign value is dropped: it has been checked, and signatures stay out of anything
     # a logging middleware might print.
-    return {key.lower(): value for key, value in headers.items() if key.lower() != "sign"}
+    plain = {key.lower(): value for key, value in headers.items()}
+    plain.pop("sign", None)
+    return plain

@@ -101,8 +101,9 @@ class EnvelopeWriter:
     def body(self, data_json: bytes, *, request_time: datetime | None = None) -> bytes:
         """Return the envelope bytes around already-serialised ``data_json``, with a fresh time."""
         moment = request_time if request_time is not None else self._clock()
-        stamp = _json_string(format_request_time(moment))
-        return b"".join((self._head, stamp, self._tail, data_json, b"}"))
+        # An ISO 8601 time is plain ASCII with nothing to escape: quoted as is.
+        stamp = format_request_time(moment).encode("ascii")
+        return b"".join((self._head, b'"', stamp, b'"', self._tail, data_json, b"}"))
 
 
 @attrs.frozen

@@ -29,6 +29,8 @@ _CANONICAL = json.JSONEncoder(
 
 def _plain_amount(value: object) -> object:
     """An amount as a plain decimal number (``"10.00"`` → ``"10"``); anything else unchanged."""
+    if type(value) is str and value.isascii() and value.isdigit() and value[0] != "0":
+        return value  # already plain (the usual amount): no Decimal round trip
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         return value
     try:
@@ -50,7 +52,10 @@ def fingerprint(data: Mapping[str, object]) -> str:
     """The v2 fingerprint of a request's ``data``: canonical form, amount as a plain number."""
     trade = data.get("trade")
     if isinstance(trade, Mapping) and "amount" in trade:
-        data = {**data, "trade": {**trade, "amount": _plain_amount(trade["amount"])}}
+        amount = trade["amount"]
+        plain = _plain_amount(amount)
+        if plain is not amount:  # a copy only when the amount is written otherwise
+            data = {**data, "trade": {**trade, "amount": plain}}
     digest = hashlib.sha256(_CANONICAL.encode(data).encode()).hexdigest()
     return FINGERPRINT_VERSION + digest
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 
 import pytest
 
@@ -59,6 +61,19 @@ async def test_fingerprint_ignores_key_order_and_amount_spelling_but_not_values(
     intent = PayoutIntent.of(KEY, payout(KEY, "10"))
     assert intent.matches(legacy_fingerprint(payout(KEY, "10")))
     assert not intent.matches(legacy_fingerprint(payout(KEY, "11")))
+
+
+@pytest.mark.parametrize("amount", ["150000", "150000.00", "0150000", "1.5E+5", "150000.0"])
+def test_the_v2_fingerprint_is_pinned_whatever_the_amount_spelling(amount: str) -> None:
+    """Durable journals compare fingerprints written by earlier versions: the v2 form (sha256 of
+    the sorted, compact UTF-8 data with the amount as a plain number) must never change, whichever
+    path computes it (a plain integer text skips the Decimal round trip)."""
+    canonical = json.dumps(
+        payout(KEY, "150000"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    pinned = "v2:" + hashlib.sha256(canonical.encode()).hexdigest()
+    assert fingerprint(payout(KEY, amount)) == pinned
+    assert fingerprint(payout(KEY, "1500000")) != pinned
 
 
 async def test_accepted_payout_is_answered_from_the_journal() -> None:
