@@ -57,6 +57,7 @@ def same_amount(a: object, b: object) -> bool:
     return x == y
 
 
+_FACTS = ("outTradeNo", "tradeNo", "status")
 _STATUSES = {status.value: status for status in PayoutStatus}
 
 
@@ -101,36 +102,41 @@ def apply_result(
     if status is None or (status is not new_status and is_forward(status, new_status)):
         status = new_status
     state = RecordState.FINAL if status.is_final else RecordState.ACCEPTED
-    kept = dict(old.result or {})
-    kept.update({k: v for k, v in result.items() if k in ("outTradeNo", "tradeNo", "status")})
-    if old.result is None:
-        kept.update({k: v for k, v in result.items() if k != "trade"})
+    # The order's numbers and status always; the rest of its first answer once (not its trade).
+    facts = {k: v for k, v in result.items() if k in _FACTS}
+    if old.result is not None:
+        kept = {**old.result, **facts}
+    elif len(facts) == len(result):
+        kept = facts  # the usual pay answer: nothing else to keep
+    else:
+        kept = {**facts, **{k: v for k, v in result.items() if k != "trade"}}
     order_amount, order_currency = _order_trade(result)
-    # Every field named: the journal's most frequent transition skips attrs.evolve's generic copy.
+    # Every field, in field order (positional: 23 keywords cost more than the build itself), so the
+    # journal's most frequent transition skips attrs.evolve's generic copy.
     return build_record(
-        out_trade_no=old.out_trade_no,
-        fingerprint=old.fingerprint,
-        state=state,
-        status=status,
-        trade_no=old.trade_no or (str(trade_no) if trade_no else None),
-        result=kept,
-        amount=old.amount,
-        currency=old.currency,
-        attempts=old.attempts,
-        last_error=old.last_error,
-        error_code=old.error_code,
-        notified_status=old.notified_status,
-        owner=None,
-        lease_expires=None,
-        created_at=old.created_at,
-        updated_at=now,
-        maybe_sent=old.maybe_sent,
-        sent_until=old.sent_until,
-        order_amount=old.order_amount or order_amount,
-        order_currency=old.order_currency or order_currency,
-        delivering=old.delivering,
-        delivering_owner=old.delivering_owner,
-        delivering_until=old.delivering_until,
+        old.out_trade_no,
+        old.fingerprint,
+        state,
+        status,
+        old.trade_no or (str(trade_no) if trade_no else None),  # trade_no
+        kept,  # result
+        old.amount,
+        old.currency,
+        old.attempts,
+        old.last_error,
+        old.error_code,
+        old.notified_status,
+        None,  # owner
+        None,  # lease_expires
+        old.created_at,
+        now,  # updated_at
+        old.maybe_sent,
+        old.sent_until,
+        old.order_amount or order_amount,  # order_amount
+        old.order_currency or order_currency,  # order_currency
+        old.delivering,
+        old.delivering_owner,
+        old.delivering_until,
     )
 
 
@@ -167,29 +173,29 @@ def decide_claim(
     lease = now + lease_seconds
     if old is None:
         record = build_record(
-            out_trade_no=out_trade_no,
-            fingerprint=fingerprint,
-            state=RecordState.SENT if sending else RecordState.CLAIMED,
-            status=None,
-            trade_no=None,
-            result=None,
-            amount=amount,
-            currency=currency,
-            attempts=1 if sending else 0,
-            last_error=None,
-            error_code=None,
-            notified_status=None,
-            owner=owner,
-            lease_expires=lease,
-            created_at=now,
-            updated_at=now,
-            maybe_sent=False,
-            sent_until=lease if sending else None,
-            order_amount=None,
-            order_currency=None,
-            delivering=None,
-            delivering_owner=None,
-            delivering_until=None,
+            out_trade_no,
+            fingerprint,
+            RecordState.SENT if sending else RecordState.CLAIMED,  # state
+            None,  # status
+            None,  # trade_no
+            None,  # result
+            amount,
+            currency,
+            1 if sending else 0,  # attempts
+            None,  # last_error
+            None,  # error_code
+            None,  # notified_status
+            owner,
+            lease,  # lease_expires
+            now,  # created_at
+            now,  # updated_at
+            False,  # maybe_sent
+            lease if sending else None,  # sent_until
+            None,  # order_amount
+            None,  # order_currency
+            None,  # delivering
+            None,  # delivering_owner
+            None,  # delivering_until
         )
         return record, Claim(ClaimOutcome.SEND, record)
     if old.state is RecordState.CONFLICT:
