@@ -65,7 +65,8 @@ class Call:
         in flight, and the few readers (the journal's fingerprint and trade, the duplicate check, debug
         logging) parse it in microseconds.
         """
-        parsed: Mapping[str, object] = json.loads(self.data_json)
+        # Our own UTF-8: decoded directly (json.loads would first sniff bytes for UTF-16/32).
+        parsed: Mapping[str, object] = json.loads(self.data_json.decode())
         return parsed
 
     @classmethod
