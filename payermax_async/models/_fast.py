@@ -11,6 +11,7 @@ on the whole document, so a refusal and its message are exactly the converter's.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import types
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 import attrs
 from cattrs import BaseConverter
 
+from .._frozen import positional_constructor
 from .values import wire_name
 from .wire import _structure_optional_decimal, converter, structure
 
@@ -105,7 +107,7 @@ def _builder(cls: Any) -> _Build:
     """Generate ``build(o) -> cls`` for an attrs model (see the module docstring)."""
     # Annotations are strings under `from __future__ import annotations`: resolve them, as cattrs does.
     fields = attrs.fields(attrs.resolve_types(cls))
-    names: dict[str, object] = {"_Unusual": _Unusual, "cls": cls}
+    names: dict[str, object] = {"_Unusual": _Unusual, "cls": _constructor(cls, fields)}
     lines = [f"def build_{cls.__name__}(o):"]
     arguments = []
     for index, attribute in enumerate(fields):
@@ -127,6 +129,17 @@ def _builder(cls: Any) -> _Build:
     exec(compile("\n".join(lines), f"<fast structure {cls.__name__}>", "exec"), names, namespace)  # noqa: S102
     build: _Build = namespace[f"build_{cls.__name__}"]
     return build
+
+
+def _constructor(cls: Any, fields: tuple[attrs.Attribute[Any], ...]) -> Callable[..., Any]:
+    """What the builder calls with every field in order: the quick slot-by-slot constructor where
+    the class allows it (no converters or validators to run), else the class itself."""
+    constructor: Callable[..., Any] = cls
+    if all(a.name != "extra" for a in fields[:-1]):  # the builder passes extra last
+        # A class with converters or validators keeps its own __init__, which runs them.
+        with contextlib.suppress(TypeError):
+            constructor = positional_constructor(cls)
+    return constructor
 
 
 class _Unusual(Exception):
