@@ -77,6 +77,17 @@ def _order_trade(result: Mapping[str, object]) -> tuple[str | None, str | None]:
     )
 
 
+def _kept(kept: Mapping[str, object] | None, result: Mapping[str, object]) -> dict[str, object]:
+    """What a record keeps of an answer: the order's numbers and status always; the rest of its
+    first answer once (not its trade)."""
+    facts = {k: v for k, v in result.items() if k in _FACTS}
+    if kept is not None:
+        return {**kept, **facts}
+    if len(facts) == len(result):
+        return facts  # the usual pay answer: nothing else to keep
+    return {**facts, **{k: v for k, v in result.items() if k != "trade"}}
+
+
 def apply_result(
     old: PayoutRecord | None, out_trade_no: str, result: Mapping[str, object], now: float
 ) -> PayoutRecord:
@@ -102,14 +113,7 @@ def apply_result(
     if status is None or (status is not new_status and is_forward(status, new_status)):
         status = new_status
     state = RecordState.FINAL if status.is_final else RecordState.ACCEPTED
-    # The order's numbers and status always; the rest of its first answer once (not its trade).
-    facts = {k: v for k, v in result.items() if k in _FACTS}
-    if old.result is not None:
-        kept = {**old.result, **facts}
-    elif len(facts) == len(result):
-        kept = facts  # the usual pay answer: nothing else to keep
-    else:
-        kept = {**facts, **{k: v for k, v in result.items() if k != "trade"}}
+    kept = _kept(old.result, result)
     order_amount, order_currency = _order_trade(result)
     # Every field, in field order (positional: 23 keywords cost more than the build itself), so the
     # journal's most frequent transition skips attrs.evolve's generic copy.
@@ -154,6 +158,44 @@ def _matches_order(old: PayoutRecord, amount: str | None, currency: str | None) 
     return True
 
 
+def _first_claim(
+    out_trade_no: str,
+    fingerprint: str,
+    owner: str,
+    lease: float,
+    amount: str | None,
+    currency: str | None,
+    now: float,
+    sending: bool,
+) -> PayoutRecord:
+    """The record of a number's first claim (``SENT`` at once when the claim sends)."""
+    return build_record(
+        out_trade_no,
+        fingerprint,
+        RecordState.SENT if sending else RecordState.CLAIMED,  # state
+        None,  # status
+        None,  # trade_no
+        None,  # result
+        amount,
+        currency,
+        1 if sending else 0,  # attempts
+        None,  # last_error
+        None,  # error_code
+        None,  # notified_status
+        owner,
+        lease,  # lease_expires
+        now,  # created_at
+        now,  # updated_at
+        False,  # maybe_sent
+        lease if sending else None,  # sent_until
+        None,  # order_amount
+        None,  # order_currency
+        None,  # delivering
+        None,  # delivering_owner
+        None,  # delivering_until
+    )
+
+
 def decide_claim(
     old: PayoutRecord | None,
     out_trade_no: str,
@@ -172,30 +214,8 @@ def decide_claim(
     sends right after, and a crash in between leaves a record the next owner queries first."""
     lease = now + lease_seconds
     if old is None:
-        record = build_record(
-            out_trade_no,
-            fingerprint,
-            RecordState.SENT if sending else RecordState.CLAIMED,  # state
-            None,  # status
-            None,  # trade_no
-            None,  # result
-            amount,
-            currency,
-            1 if sending else 0,  # attempts
-            None,  # last_error
-            None,  # error_code
-            None,  # notified_status
-            owner,
-            lease,  # lease_expires
-            now,  # created_at
-            now,  # updated_at
-            False,  # maybe_sent
-            lease if sending else None,  # sent_until
-            None,  # order_amount
-            None,  # order_currency
-            None,  # delivering
-            None,  # delivering_owner
-            None,  # delivering_until
+        record = _first_claim(
+            out_trade_no, fingerprint, owner, lease, amount, currency, now, sending
         )
         return record, Claim(ClaimOutcome.SEND, record)
     if old.state is RecordState.CONFLICT:
