@@ -18,6 +18,8 @@ import os
 import tracemalloc
 from typing import Any
 
+import aiohttp
+
 from payermax_async import PayerMaxClient
 from payermax_async.pipeline.chain import Call, Handler, Reply
 
@@ -52,7 +54,10 @@ class _Counter:
 async def _park(gateway: Gateway, in_flight: int, *, trace: bool) -> tuple[float, float]:
     """Park ``in_flight`` creates; return the growth (bytes) and, when tracing, the peak growth."""
     counter = _Counter(10)
-    async with PayerMaxClient(gateway.config(), middlewares=[counter]) as client:
+    # Parking takes a while on a slow machine (each create signs first): the payouts queued for one
+    # of the pool's connections must wait for it, not time out as a connect timeout would have them.
+    parked = aiohttp.ClientTimeout(total=3600, connect=3600)
+    async with PayerMaxClient(gateway.config(), middlewares=[counter], timeout=parked) as client:
         tag = unique("M")
         # Warm up: the session, the connector and every code path exist before measuring.
         warm = [

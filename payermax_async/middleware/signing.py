@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import PayerMaxError, TransportError
 from ..pipeline.chain import Call, Handler, Reply
 from ..protocol.envelope import EnvelopeWriter
-from ..signing import Signer
+from ..signing import RsaSigner, Signer
 
 __all__ = ["SigningMiddleware"]
 
@@ -25,8 +25,12 @@ class SigningMiddleware:
 
     async def __call__(self, call: Call, next_handler: Handler) -> Reply:
         body = self._writer.body(call.data_json)
+        signer = self._signer
         try:
-            signature = await self._signer.sign(body)
+            if type(signer) is RsaSigner:
+                signature = signer.sign_sync(body)  # all its sign() does, without a coroutine
+            else:
+                signature = await signer.sign(body)
         except PayerMaxError:
             raise
         except Exception as exc:

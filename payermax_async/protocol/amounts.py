@@ -60,7 +60,7 @@ def check_amount_text(text: str, field: str = AMOUNT_FIELD) -> str:
         raise _fail(field, f"is longer than {MAX_AMOUNT_LENGTH} characters")
     if not _AMOUNT.fullmatch(text):
         raise _fail(field, 'must be a positive decimal string such as "150000" or "12.50"')
-    if Decimal(text) <= 0:
+    if not text.strip("0."):  # only digits and one point (checked above): zero iff no other digit
         raise _fail(field, "must be greater than zero")
     return text
 

@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 
 import attrs
 
+from .._frozen import positional_constructor
+
 __all__ = ["FINGERPRINT_VERSION", "PayoutIntent", "fingerprint", "legacy_fingerprint"]
 
 #: The prefix of the fingerprints this version writes.
@@ -87,7 +89,10 @@ class PayoutIntent:
             raw_amount, raw_currency = trade.get("amount"), trade.get("currency")
             amount = str(raw_amount) if raw_amount is not None else None
             currency = str(raw_currency) if raw_currency is not None else None
-        return cls(out_trade_no, fingerprint(data), amount, currency, data)
+        digest = fingerprint(data)
+        if cls is PayoutIntent:  # one per payout: the quick constructor
+            return _build_intent(out_trade_no, digest, amount, currency, data)
+        return cls(out_trade_no, digest, amount, currency, data)
 
     def matches(self, recorded: str) -> bool:
         """Whether a fingerprint found in the journal is this request's (v2, or an earlier v1)."""
@@ -96,3 +101,6 @@ class PayoutIntent:
         if recorded.startswith(FINGERPRINT_VERSION) or not recorded:
             return False
         return recorded == legacy_fingerprint(self.data)
+
+
+_build_intent = positional_constructor(PayoutIntent)
