@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from benchmarks import run
+from benchmarks import overhead, run
 from benchmarks._common import Gateway, payout
 from benchmarks.memory import bench_memory
 from benchmarks.signer import bench_signer
@@ -125,3 +127,19 @@ def test_command_writes_json_and_prints_a_table(
     report = json.loads(out.read_text())
     assert report["machine"]["cpus"] == os.cpu_count()
     assert "webhook verify" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stub", [None, *overhead.PARTS])
+def test_the_overhead_harness_runs_with_each_part_stubbed(stub: str | None) -> None:
+    """In a process of its own: the harness monkeypatches the SDK."""
+    command = [sys.executable, str(Path(overhead.__file__)), "run", "sdk", "20"]
+    done = subprocess.run(
+        [*command, *(["--stub", stub] if stub else [])], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_overhead_harness_runs_the_hand_written_work() -> None:
+    command = [sys.executable, str(Path(overhead.__file__)), "run", "hand", "20"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
