@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeGuard
 
 from ..errors import ValidationError
-from .amounts import amount_text, check_amount_text, decimals_of
+from .amounts import amount_text, decimals_of
 from .currencies import amount_decimals
 from .fields import PAYOUT_SPEC, TEXT_LIMIT, VALIDATION_SPEC, Spec
 from .formats import COUNTRY, CURRENCY, EMAIL, has_control_characters, is_date, is_http_url
@@ -227,8 +227,7 @@ def _check_amount(trade: Fields, payee: Fields, country: str | None) -> None:
     raw = trade.get("amount")
     if raw is None or raw == "":
         raise _fail("trade.amount", "is required")
-    # The text sent: a string as given (checked), a Decimal written out plainly.
-    text = check_amount_text(raw) if type(raw) is str else amount_text(raw)
+    text = amount_text(raw)  # the text sent: a string as given, a Decimal written out plainly
     currency = _required(trade.get("currency"), "trade.currency")
     if not CURRENCY.fullmatch(currency):
         raise _fail("trade.currency", "must be three uppercase letters (ISO 4217)")

@@ -6,7 +6,6 @@ from typing import TypeVar
 
 from ..errors import InvalidResponseError, ValidationError
 from ..models._fast import structure_fast
-from ..models.wire import structure
 from ..pipeline.chain import Reply
 
 __all__ = ["parse_data", "parse_reply"]
@@ -27,10 +26,8 @@ def parse_data(data: object, cls: type[T], *, api: str, http_status: int) -> T:
             says (for a payout an unknown outcome, never a definite failure).
     """
     try:
-        if type(data) is dict:
-            # A plain document (nearly every answer) is built directly; the same model, or the
-            # converter's own refusal, as structure() would give.
-            return structure_fast(data, cls, what=f"{api} data")
-        return structure(data, cls, what=f"{api} data")
+        # A plain dict (nearly every answer) is built directly; anything else goes to the converter
+        # inside structure_fast: the same model, or the converter's own refusal, either way.
+        return structure_fast(data, cls, what=f"{api} data")  # type: ignore[arg-type]
     except ValidationError as exc:
         raise InvalidResponseError(str(exc), http_status=http_status) from None
