@@ -15,11 +15,14 @@ from types import MappingProxyType
 import aiohttp
 import attrs
 
+from .._fastjson import scanner
 from .._frozen import positional_constructor
 from ..protocol.envelope import encode_data
 
 __all__ = ["Call", "Handler", "Middleware", "Reply", "Scope", "build_chain", "scope_of"]
 
+
+_decode = scanner(json.JSONDecoder())
 
 #: The headers of a call nobody has added any to (shared: read-only, so no dict per call).
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
@@ -66,7 +69,7 @@ class Call:
         logging) parse it in microseconds.
         """
         # Our own UTF-8: decoded directly (json.loads would first sniff bytes for UTF-16/32).
-        parsed: Mapping[str, object] = json.loads(self.data_json.decode())
+        parsed: Mapping[str, object] = _decode(self.data_json.decode())
         return parsed
 
     @classmethod

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import attrs
 
+from .._fastjson import compact_encoder
 from ..errors import InvalidResponseError, ValidationError
 from .strict_json import read_json
 
@@ -46,10 +47,9 @@ def _json_default(value: object) -> object:
     raise TypeError(msg)
 
 
-# Built once: json.dumps(data, **options) builds an encoder per call.
-_DATA_ENCODER = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
-)
+# Built once (json.dumps(data, **options) builds an encoder per call). Without a circular check:
+# a cycle recurses until RecursionError, refused below like any other unsendable data.
+_encode = compact_encoder(ensure_ascii=False, allow_nan=False, default=_json_default)
 
 
 def encode_data(data: Mapping[str, object]) -> bytes:
@@ -59,9 +59,12 @@ def encode_data(data: Mapping[str, object]) -> bytes:
         ValidationError: ``data`` holds something JSON cannot carry.
     """
     try:
-        text = _DATA_ENCODER.encode(data)
+        text = _encode(data)
     except (TypeError, ValueError) as exc:
         msg = f"request data cannot be serialised to JSON: {exc}"
+        raise ValidationError(msg) from None
+    except RecursionError:
+        msg = "request data cannot be serialised to JSON: it nests too deeply or contains itself"
         raise ValidationError(msg) from None
     return text.encode("utf-8")
 

@@ -17,6 +17,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from .._fastjson import scanner
 from ..errors import ValidationError
 
 __all__ = ["read_json"]
@@ -42,8 +43,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 # Built once: json.loads(body, **hooks) would build a decoder and its scanner on every call.
-_DECODER = json.JSONDecoder(
-    parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
+_decode = scanner(
+    json.JSONDecoder(
+        parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys
+    )
 )
 
 
@@ -59,9 +62,13 @@ def read_json(raw: bytes, *, what: str) -> object:
             too deeply. The message says which, and never quotes the body.
     """
     try:
-        # Exactly what json.loads does with bytes: detect UTF-8/16/32, then decode.
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
-        return _DECODER.decode(text)
+        # Exactly what json.loads does with bytes: detect UTF-8/16/32, then decode. An object's
+        # "{" and a non-zero second byte are what json.detect_encoding calls UTF-8.
+        if raw[:1] == b"{" and raw[1:2] not in (b"", b"\x00"):
+            text = raw.decode("utf-8", "surrogatepass")
+        else:
+            text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        return _decode(text)
     except RecursionError:
         msg = f"{what} is nested too deeply"
         raise ValidationError(msg) from None

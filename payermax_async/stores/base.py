@@ -34,6 +34,7 @@ from typing import Any
 
 import attrs
 
+from .._fastjson import compact_encoder, scanner
 from .._frozen import positional_constructor
 from ..errors import StoreError
 from ..models.payouts import PayoutStatus
@@ -167,7 +168,7 @@ class PayoutRecord:
             value = doc[name]
             doc[name] = value.value if value is not None else None
         doc["result"] = dict(self.result) if self.result is not None else None
-        return _RECORD_ENCODER.encode(doc)
+        return _encode_record(doc)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PayoutRecord:
@@ -181,7 +182,7 @@ class PayoutRecord:
             StoreError: the stored text is not a journal record (corrupted or foreign data).
         """
         try:
-            doc = json.loads(text)
+            doc = _decode_record(text) if type(text) is str else json.loads(text)
             doc["state"] = RecordState(doc["state"])
             for name in ("status", "notified_status", "delivering"):
                 doc[name] = PayoutStatus(doc[name]) if doc.get(name) else None
@@ -223,7 +224,8 @@ _FIELD_NAMES = frozenset(_FIELD_ORDER)
 # Sorted keys, compact: the text a store writes, compares against and reads back must not change
 # between versions. Answers hold JSON numbers as Decimal (protocol/strict_json.py): default=str
 # keeps them as their exact text.
-_RECORD_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, default=str)
+_encode_record = compact_encoder(sort_keys=True, default=str)
+_decode_record = scanner(json.JSONDecoder())
 
 
 class ClaimOutcome(str, enum.Enum):

@@ -9,12 +9,12 @@ fingerprints (the raw amount text), which :meth:`PayoutIntent.matches` still rec
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 import attrs
 
+from .._fastjson import compact_encoder
 from .._frozen import positional_constructor
 
 __all__ = ["FINGERPRINT_VERSION", "PayoutIntent", "fingerprint", "legacy_fingerprint"]
@@ -23,10 +23,9 @@ __all__ = ["FINGERPRINT_VERSION", "PayoutIntent", "fingerprint", "legacy_fingerp
 FINGERPRINT_VERSION = "v2:"
 
 # Built once (json.dumps builds one per call). A canonical form must never change once released:
-# durable journals compare fingerprints written by earlier versions.
-_CANONICAL = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-)
+# durable journals compare fingerprints written by earlier versions. Fingerprinted data is parsed
+# JSON or a checked request, which cannot contain itself: no circular check.
+_canonical = compact_encoder(sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _plain_amount(value: object) -> object:
@@ -47,7 +46,7 @@ def _plain_amount(value: object) -> object:
 
 def legacy_fingerprint(data: Mapping[str, object]) -> str:
     """The v1 fingerprint earlier versions wrote: sha256 of the canonical ``data``, amounts as sent."""
-    return hashlib.sha256(_CANONICAL.encode(data).encode()).hexdigest()
+    return hashlib.sha256(_canonical(data).encode()).hexdigest()
 
 
 def fingerprint(data: Mapping[str, object]) -> str:
@@ -58,7 +57,7 @@ def fingerprint(data: Mapping[str, object]) -> str:
         plain = _plain_amount(amount)
         if plain is not amount:  # a copy only when the amount is written otherwise
             data = {**data, "trade": {**trade, "amount": plain}}
-    digest = hashlib.sha256(_CANONICAL.encode(data).encode()).hexdigest()
+    digest = hashlib.sha256(_canonical(data).encode()).hexdigest()
     return FINGERPRINT_VERSION + digest
 
 
