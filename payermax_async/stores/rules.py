@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 import attrs
 
+from .._frozen import positional_constructor
 from ..models.payouts import PayoutOrder, PayoutStatus, is_forward
 from .base import (
     KNOWN_STATES,
@@ -29,11 +30,15 @@ __all__ = [
     "decide_claim",
     "decide_delivery",
     "end_delivery",
+    "first_claim",
     "in_doubt",
     "order_fact",
     "owned",
     "same_amount",
 ]
+
+#: ``Claim`` positionally (see :mod:`payermax_async._frozen`): one per payout.
+_send_claim = positional_constructor(Claim)
 
 #: ``error_code`` of a record in ``CONFLICT``.
 CONFLICT_CODE = "IDEMPOTENCY_CONFLICT"
@@ -158,7 +163,7 @@ def _matches_order(old: PayoutRecord, amount: str | None, currency: str | None) 
     return True
 
 
-def _first_claim(
+def first_claim(
     out_trade_no: str,
     fingerprint: str,
     owner: str,
@@ -167,9 +172,10 @@ def _first_claim(
     currency: str | None,
     now: float,
     sending: bool,
-) -> PayoutRecord:
-    """The record of a number's first claim (``SENT`` at once when the claim sends)."""
-    return build_record(
+) -> tuple[PayoutRecord, Claim]:
+    """:func:`decide_claim` for a number with no record: the record of its first claim (``SENT`` at
+    once when the claim sends, with ``lease`` its lease's end) and the ``SEND`` claim."""
+    record = build_record(
         out_trade_no,
         fingerprint,
         RecordState.SENT if sending else RecordState.CLAIMED,  # state
@@ -194,6 +200,7 @@ def _first_claim(
         None,  # delivering_owner
         None,  # delivering_until
     )
+    return record, _send_claim(ClaimOutcome.SEND, record)
 
 
 def decide_claim(
@@ -214,10 +221,7 @@ def decide_claim(
     sends right after, and a crash in between leaves a record the next owner queries first."""
     lease = now + lease_seconds
     if old is None:
-        record = _first_claim(
-            out_trade_no, fingerprint, owner, lease, amount, currency, now, sending
-        )
-        return record, Claim(ClaimOutcome.SEND, record)
+        return first_claim(out_trade_no, fingerprint, owner, lease, amount, currency, now, sending)
     if old.state is RecordState.CONFLICT:
         return None, Claim(ClaimOutcome.CONFLICT, old)
     if old.fingerprint and old.fingerprint != fingerprint:

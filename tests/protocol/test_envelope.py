@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -164,3 +165,26 @@ def test_parse_response_message_does_not_quote_the_body() -> None:
         parse_response(b"<html>secret-account-0812323233332</html>", http_status=502)
     assert "0812323233332" not in str(info.value)
     assert "502" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        1_764_662_400.0,  # a second's first instant
+        1_764_662_400.9994996,  # rounds to .999499 s: still millisecond 999
+        1_764_662_400.9999996,  # rounds up to the next second, as datetime.now() rounds
+        1_764_662_401.25,
+        1_767_225_599.5004,  # the last second of a year
+    ],
+)
+def test_the_default_clock_writes_what_format_request_time_writes(
+    now: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default clock's quicker stamp is format_request_time(datetime.now(UTC)) exactly, across
+    second boundaries (it caches the part up to the second)."""
+    writer = EnvelopeWriter(app_id="a", merchant_no="m")
+    monkeypatch.setattr(time, "time", lambda: now - 1.0)
+    writer.body(b"{}")  # caches the second before
+    monkeypatch.setattr(time, "time", lambda: now)
+    stamp = json.loads(writer.body(b"{}"))["requestTime"]
+    assert stamp == format_request_time(datetime.fromtimestamp(now, timezone.utc))

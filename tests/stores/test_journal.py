@@ -290,3 +290,32 @@ async def test_a_waiting_claim_adopts_a_signed_refusal_atomically(store: Journal
         "BALANCE_INSUFFICIENT",
     )
     assert (await claim(store, owner="C")).outcome is ClaimOutcome.SEND
+
+
+async def test_the_plain_claim_call_decides_as_the_claim_coroutine(clock: FakeClock) -> None:
+    """MemoryStore.claim_now (the journal layer's call for a store that never suspends) records and
+    decides exactly what claim() does, for a new number and for one it has seen; a subclass with
+    its own _update_now sees every claim, the first included."""
+    from payermax_async.stores.memory import MemoryStore
+
+    seen: list[str] = []
+
+    class Watched(MemoryStore):
+        def _update_now(self, out_trade_no, update):  # type: ignore[no-untyped-def]
+            seen.append(out_trade_no)
+            return super()._update_now(out_trade_no, update)
+
+    plain, awaited, watched = (
+        MemoryStore(clock=clock),
+        MemoryStore(clock=clock),
+        Watched(clock=clock),
+    )
+    options = {"owner": "A", "lease_seconds": 60.0, "amount": "10.50", "currency": "USD"}
+    for fp in (FP, FP, "b" * 64):
+        for sending in (True, False):
+            now = plain.claim_now(KEY, fp, sending=sending, **options)  # type: ignore[arg-type]
+            later = await awaited.claim(KEY, fp, sending=sending, **options)  # type: ignore[arg-type]
+            assert now == later
+            assert await plain.get(KEY) == await awaited.get(KEY)
+    watched.claim_now(KEY, FP, **options)  # type: ignore[arg-type]
+    assert seen == [KEY]
