@@ -6,6 +6,7 @@ import math
 
 from ..protocol.rules import check_out_trade_no
 from ._journal import Clock, JournalStore, T, Update
+from ._shelf import RecordShelf
 from .base import OPEN_STATES, Claim, OpenRecords, PayoutRecord
 from .rules import first_claim
 
@@ -13,7 +14,7 @@ __all__ = ["MemoryStore"]
 
 
 class MemoryStore(JournalStore):
-    """A journal kept in a dict: exactly-once within one process, forgotten when it exits.
+    """A journal kept in memory: exactly-once within one process, forgotten when it exits.
 
     Good for scripts and tests. A crash loses the journal, so a payout in flight at the moment of a
     crash is only protected by the gateway's ``ORDER_REPEAT`` check; use :class:`SQLiteStore` or
@@ -25,7 +26,7 @@ class MemoryStore(JournalStore):
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         super().__init__(clock=clock)
-        self._records: dict[str, PayoutRecord] = {}
+        self._records = RecordShelf()
 
     #: Every transition is a plain dict update: the journal layer may call them synchronously.
     synchronous = True
@@ -38,7 +39,7 @@ class MemoryStore(JournalStore):
             check_out_trade_no(out_trade_no)  # a new key: check it once, not on every write
         new, value = update(old)
         if new is not None:
-            records[out_trade_no] = new
+            records.put(out_trade_no, new)
         return value
 
     async def _update(self, out_trade_no: str, update: Update[T]) -> T:
@@ -77,7 +78,7 @@ class MemoryStore(JournalStore):
         record, claim = first_claim(
             out_trade_no, fingerprint, owner, lease, amount, currency, now, sending
         )
-        records[out_trade_no] = record
+        records.put(out_trade_no, record)
         return claim
 
     async def get(self, out_trade_no: str) -> PayoutRecord | None:
