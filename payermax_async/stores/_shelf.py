@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import marshal
 import operator
+from collections import OrderedDict
 from collections.abc import Iterator
 
 import attrs
@@ -70,7 +71,9 @@ class RecordShelf:
 
     def __init__(self, live: int = 1024) -> None:
         self._limit = live
-        self._live: dict[str, PayoutRecord] = {}
+        # Oldest first; an OrderedDict, because popping a plain dict's first entry leaves a hole
+        # that every later look for the first entry walks past again.
+        self._live: OrderedDict[str, PayoutRecord] = OrderedDict()
         self._packed: dict[str, bytes | PayoutRecord] = {}
 
     def __contains__(self, number: str) -> bool:
@@ -97,8 +100,7 @@ class RecordShelf:
         self._packed.pop(number, None)
         if len(live) >= self._limit:
             # The oldest live record makes room, packed.
-            oldest = next(iter(live))
-            old = live.pop(oldest)
+            oldest, old = live.popitem(last=False)
             self._packed[oldest] = pack(old) or old
         live[number] = record
 
