@@ -1,5 +1,5 @@
-"""MemoryStore's record shelf: packed records come back equal, and a long journal keeps only a bounded
-number of records as objects the garbage collector tracks."""
+"""MemoryStore's record shelf: packed records come back equal, and a long journal keeps only its open
+records as objects the garbage collector tracks."""
 
 from __future__ import annotations
 
@@ -59,9 +59,8 @@ def test_a_packed_record_comes_back_equal_with_every_field_set() -> None:
 def test_a_record_marshal_cannot_hold_exactly_stays_an_object() -> None:
     record = attrs.evolve(_full_record("N1"), result={"amount": Decimal("1.50")})
     assert pack(record) is None
-    shelf = RecordShelf(live=1)
-    shelf.put("N1", record)
-    shelf.put("N2", _full_record("N2"))  # pushes N1 out of the live ones
+    shelf = RecordShelf()
+    shelf.put("N1", record)  # settled (ACCEPTED): packed if it could be
     found = shelf.get("N1")
     assert found is record
     assert found.result == {"amount": Decimal("1.50")}
@@ -69,11 +68,13 @@ def test_a_record_marshal_cannot_hold_exactly_stays_an_object() -> None:
 
 def test_the_shelf_behaves_as_a_dict_whatever_is_packed() -> None:
     rng = random.Random(7)
-    shelf, model = RecordShelf(live=3), {}
+    shelf, model = RecordShelf(), {}
+    states = list(RecordState)
     for step in range(2_000):
         number = f"N{rng.randrange(12)}"
-        if rng.random() < 0.6:
-            record = attrs.evolve(_full_record(number), attempts=step)
+        if rng.random() < 0.6:  # open states stay objects, the others are packed
+            state = rng.choice(states)
+            record = attrs.evolve(_full_record(number), attempts=step, state=state)
             shelf.put(number, record)
             model[number] = record
         assert shelf.get(number) == model.get(number)
@@ -98,7 +99,7 @@ def test_a_long_memory_journal_keeps_a_bounded_number_of_tracked_records() -> No
             number, "v2:x", owner="t", lease_seconds=30.0, amount="1", currency="USD", sending=True
         )
         store.record_result_now(number, {"outTradeNo": number, "tradeNo": "T", "status": "PENDING"})
-    assert _tracked_records() - before <= 1_024  # the live ones; the other 3,976 are packed
+    assert _tracked_records() - before == 0  # every payout settled: all packed
     assert len(store._records) == 5_000
     first = store._records.get("P0")
     assert first is not None
