@@ -4,9 +4,10 @@
 ``json.loads`` wraps its C scanner in two whitespace matches and three Python frames. Per payout,
 with four documents, that setup costs more than the encoding itself. Here the C encoder is built
 once and the C scanner is called directly; the output is exactly what ``JSONEncoder.encode`` and
-``json.loads`` give (tests/test_fastjson.py holds them together), and anything the fast path does
-not cover (no C accelerator, surrounding whitespace, a malformed document) takes the standard path,
-so errors read the same too.
+``JSONDecoder.decode`` give (tests/test_fastjson.py holds them together), and anything the fast path
+does not cover (no C accelerator, surrounding whitespace, a malformed document) takes the standard
+path, so errors read the same too. (``json.loads`` itself differs only for a ``str`` that starts with
+a byte order mark, which it names; both refuse it.)
 """
 
 from __future__ import annotations

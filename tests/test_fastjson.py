@@ -4,6 +4,7 @@ and the places that use them keep their contracts (a fingerprint, a request body
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +73,21 @@ def test_request_data_that_contains_itself_is_refused_not_a_crash() -> None:
         encode_data(data)
     with pytest.raises(ValidationError, match="contains itself"):
         Call.build("paymentOrderPay", data)
+
+
+def test_under_a_raised_recursion_limit_a_cycle_is_still_refused_not_a_crash() -> None:
+    """Above a limit the C stack may not take, request data goes through the encoder that looks for
+    cycles instead of recursing into one."""
+    data: dict[str, object] = {"outTradeNo": "A1"}
+    data["self"] = data
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000_000)
+    try:
+        with pytest.raises(ValidationError, match="Circular reference"):
+            encode_data(data)
+        assert encode_data({"a": ["é", None]}) == '{"a":["é",null]}'.encode()
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def test_an_encoding_failure_leaves_the_encoder_usable() -> None:

@@ -7,6 +7,7 @@ part is serialised once per call (it never changes across retries); only ``reque
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -49,8 +50,14 @@ def _json_default(value: object) -> object:
 
 
 # Built once (json.dumps(data, **options) builds an encoder per call). Without a circular check:
-# a cycle recurses until RecursionError, refused below like any other unsendable data.
+# a cycle recurses until RecursionError, refused below like any other unsendable data. That is safe
+# only while the recursion limit is one the C stack can take, so above _SAFE_RECURSION_LIMIT (an app
+# that raised it) the standard encoder, which finds cycles without recursing, does the work.
 _encode = compact_encoder(ensure_ascii=False, allow_nan=False, default=_json_default)
+_CHECKED_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+)
+_SAFE_RECURSION_LIMIT = 10_000
 
 
 def encode_data(data: Mapping[str, object]) -> bytes:
@@ -60,7 +67,10 @@ def encode_data(data: Mapping[str, object]) -> bytes:
         ValidationError: ``data`` holds something JSON cannot carry.
     """
     try:
-        text = _encode(data)
+        if sys.getrecursionlimit() <= _SAFE_RECURSION_LIMIT:
+            text = _encode(data)
+        else:
+            text = _CHECKED_ENCODER.encode(data)
     except (TypeError, ValueError) as exc:
         msg = f"request data cannot be serialised to JSON: {exc}"
         raise ValidationError(msg) from None
@@ -76,22 +86,25 @@ def _json_string(value: str) -> bytes:
 
 class _UtcStamps:
     """``format_request_time(utc_now())`` as ASCII bytes, quicker: the date and time up to the
-    second are formatted once per second, the milliseconds from ``time.time()`` (rounded to the
-    microsecond as ``datetime.now`` rounds, then truncated as ``isoformat`` truncates)."""
+    second are formatted once per second, the milliseconds from the same clock ``datetime.now``
+    reads (nanoseconds, floored to microseconds as it floors them, then truncated to milliseconds
+    as ``isoformat`` truncates)."""
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_second",)
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = b""
+        # (second, its formatted prefix) in one attribute: a writer shared by threads never pairs
+        # one second's prefix with another's check.
+        self._second: tuple[int, bytes] = (-1, b"")
 
     def __call__(self) -> bytes:
-        second, micro = divmod(round(time.time() * 1_000_000), 1_000_000)
-        if second != self._second:
+        second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+        cached, prefix = self._second
+        if second != cached:
             moment = datetime.fromtimestamp(second, timezone.utc)
-            self._prefix = moment.strftime("%Y-%m-%dT%H:%M:%S.").encode("ascii")
-            self._second = second
-        return self._prefix + b"%03d+00:00" % (micro // 1000)
+            prefix = moment.strftime("%Y-%m-%dT%H:%M:%S.").encode("ascii")
+            self._second = (second, prefix)
+        return prefix + b"%03d+00:00" % (micro // 1000)
 
 
 class EnvelopeWriter:

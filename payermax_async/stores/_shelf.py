@@ -43,7 +43,7 @@ def _codecs() -> tuple[Callable[[tuple[Any, ...]], tuple[Any, ...]], Callable[[A
         if start < index:
             out.append(f"row[{start}:{index}]")
             back.append(f"*p[{len(out) - 1}]")
-        out.append(f"row[{index}] and row[{index}].value")  # members are truthy; None stays None
+        out.append(f"row[{index}].value if row[{index}] is not None else None")
         names[f"m{index}"] = enum_class._value2member_map_
         back.append(f"m{index}[p[{len(out) - 1}]] if p[{len(out) - 1}] is not None else None")
         start = index + 1
@@ -60,12 +60,13 @@ _parts, _record = _codecs()
 
 
 def pack(record: PayoutRecord) -> bytes | None:
-    """``record`` as bytes, or ``None`` if ``marshal`` cannot hold every value exactly."""
+    """``record`` as bytes, or ``None`` if ``marshal`` cannot hold every value exactly (or a state or
+    status is not its enum's member: a record built by hand)."""
     try:
         # marshal takes only exact built-in types (no subclasses), so what it packs comes back equal
         # and of the same types.
         return marshal.dumps(_parts(_row(record)))
-    except ValueError:
+    except (ValueError, AttributeError):
         return None
 
 

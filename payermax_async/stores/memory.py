@@ -61,7 +61,7 @@ class MemoryStore(JournalStore):
         to its rule, without the general rule's closure (unless a subclass has its own
         ``_update_now``, which then sees every claim)."""
         records = self._records
-        if out_trade_no in records or type(self)._update_now is not MemoryStore._update_now:
+        if out_trade_no in records or not self._plain_claims():
             return super().claim_now(
                 out_trade_no,
                 fingerprint,
@@ -80,6 +80,17 @@ class MemoryStore(JournalStore):
         )
         records.put(out_trade_no, record)
         return claim
+
+    def _plain_claims(self) -> bool:
+        """Whether nothing overrides how a claim is decided or written (a subclass, or a test that
+        patched this instance): then a new number's claim may skip both."""
+        cls = type(self)
+        return (
+            cls._update_now is MemoryStore._update_now
+            and cls._claim_rule is JournalStore._claim_rule
+            and "_update_now" not in vars(self)
+            and "_claim_rule" not in vars(self)
+        )
 
     async def get(self, out_trade_no: str) -> PayoutRecord | None:
         """The record of ``out_trade_no``, if any."""

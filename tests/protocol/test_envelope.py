@@ -168,23 +168,25 @@ def test_parse_response_message_does_not_quote_the_body() -> None:
 
 
 @pytest.mark.parametrize(
-    "now",
+    "now_ns",
     [
-        1_764_662_400.0,  # a second's first instant
-        1_764_662_400.9994996,  # rounds to .999499 s: still millisecond 999
-        1_764_662_400.9999996,  # rounds up to the next second, as datetime.now() rounds
-        1_764_662_401.25,
-        1_767_225_599.5004,  # the last second of a year
+        1_764_662_400_000_000_000,  # a second's first instant
+        1_764_662_400_999_999_999,  # the last nanosecond of a second: millisecond 999
+        1_764_662_401_000_999_999,  # floored to microsecond 000999: millisecond 000
+        1_764_662_401_250_000_000,
+        1_767_225_599_500_400_000,  # the last second of a year
     ],
 )
 def test_the_default_clock_writes_what_format_request_time_writes(
-    now: float, monkeypatch: pytest.MonkeyPatch
+    now_ns: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The default clock's quicker stamp is format_request_time(datetime.now(UTC)) exactly, across
-    second boundaries (it caches the part up to the second)."""
+    """The default clock's quicker stamp is format_request_time() of the same instant exactly
+    (floored to the microsecond, as datetime.now() floors the clock), across second boundaries:
+    it caches the part up to the second."""
     writer = EnvelopeWriter(app_id="a", merchant_no="m")
-    monkeypatch.setattr(time, "time", lambda: now - 1.0)
+    monkeypatch.setattr(time, "time_ns", lambda: now_ns - 1_000_000_000)
     writer.body(b"{}")  # caches the second before
-    monkeypatch.setattr(time, "time", lambda: now)
+    monkeypatch.setattr(time, "time_ns", lambda: now_ns)
     stamp = json.loads(writer.body(b"{}"))["requestTime"]
-    assert stamp == format_request_time(datetime.fromtimestamp(now, timezone.utc))
+    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=now_ns // 1000)
+    assert stamp == format_request_time(moment)

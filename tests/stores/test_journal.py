@@ -319,3 +319,19 @@ async def test_the_plain_claim_call_decides_as_the_claim_coroutine(clock: FakeCl
             assert await plain.get(KEY) == await awaited.get(KEY)
     watched.claim_now(KEY, FP, **options)  # type: ignore[arg-type]
     assert seen == [KEY]
+
+    # An instance whose _update_now was patched, and a subclass deciding claims its own way, are
+    # not bypassed on a number's first claim either.
+    patched = MemoryStore(clock=clock)
+    original = patched._update_now
+    patched._update_now = lambda key, update: seen.append(key) or original(key, update)  # type: ignore[method-assign]
+    patched.claim_now("OTHER_0001", FP, **options)  # type: ignore[arg-type]
+    assert seen == [KEY, "OTHER_0001"]
+
+    class Strict(MemoryStore):
+        def _claim_rule(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            seen.append("rule")
+            return super()._claim_rule(*args, **kwargs)
+
+    Strict(clock=clock).claim_now(KEY, FP, **options)  # type: ignore[arg-type]
+    assert seen[-1] == "rule"

@@ -66,6 +66,15 @@ def test_a_record_marshal_cannot_hold_exactly_stays_an_object() -> None:
     assert found.result == {"amount": Decimal("1.50")}
 
 
+def test_a_record_built_by_hand_with_plain_strings_stays_an_object() -> None:
+    for status in ("SUCCESS", ""):
+        record = attrs.evolve(_full_record("N1"), status=status)
+        assert pack(record) is None
+        shelf = RecordShelf()
+        shelf.put("N1", record)
+        assert shelf.get("N1") is record
+
+
 def test_the_shelf_behaves_as_a_dict_whatever_is_packed() -> None:
     rng = random.Random(7)
     shelf, model = RecordShelf(), {}
