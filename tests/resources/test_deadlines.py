@@ -111,9 +111,12 @@ async def test_deadline_mid_create_leaves_the_payout_in_doubt_for_reconcile(
     PayoutOutcomeUnknown (never a refusal), the journal holds it in doubt, reconcile() adopts the
     order, and create() again returns it without a second payout."""
     async with PayerMaxClient(gw.config(), store=store, retry=fast_retry_policy()) as client:
+        # A pooled connection first, and a deadline with room on a loaded machine: it must pass
+        # after the gateway took the payout (the answer is held back for 30 s), not before.
+        await client.payouts.create(payout("dl_warm"))
         gw.faults.add(Fault(FaultKind.DELAY, api=PAY, times=1, delay=30.0))
         with pytest.raises(PayoutOutcomeUnknown) as caught:
-            await client.payouts.create(payout("dl_doubt"), deadline=0.3)
+            await client.payouts.create(payout("dl_doubt"), deadline=1.0)
         assert caught.value.out_trade_no == "dl_doubt"
         assert isinstance(caught.value.__cause__, DeadlineExceededError)
         record = await store.get("dl_doubt")
