@@ -137,6 +137,7 @@ async def test_deadline_across_create_retries_ends_in_doubt_once_a_request_may_h
     deadline passes the payout is in doubt, and the order the gateway took is found later."""
     policy = fast_retry_policy(max_attempts=10_000, deadline=3_600)
     async with PayerMaxClient(gw.config(), retry=policy) as client:
+        await client.payouts.create(payout("dl_warm"))  # a pooled connection: 50 ms is for sending
         gw.faults.add(Fault(FaultKind.DELAY, delay=30.0))  # every API, every time
         with pytest.raises(PayoutOutcomeUnknown):
             await client.payouts.create(payout("dl_retries"), timeout=0.05, deadline=0.5)
