@@ -14,21 +14,12 @@ CPU's cache, and unpacked into an equal record when read. A record ``marshal`` c
 from __future__ import annotations
 
 import marshal
-import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import attrs
-
-from ..models.payouts import PayoutStatus
-from .base import OPEN_STATES, PayoutRecord, RecordState, build_record
+from .base import _ENUM_MEMBERS, _FIELD_ORDER, OPEN_STATES, PayoutRecord, _fields_of, build_record
 
 __all__ = ["RecordShelf", "pack", "unpack"]
-
-_FIELDS = tuple(field.name for field in attrs.fields(PayoutRecord))
-_row = operator.attrgetter(*_FIELDS)
-_MEMBERS = {"state": RecordState, "status": PayoutStatus}
-_MEMBERS |= {"notified_status": PayoutStatus, "delivering": PayoutStatus}
 
 
 def _codecs() -> tuple[Callable[[tuple[Any, ...]], tuple[Any, ...]], Callable[[Any], PayoutRecord]]:
@@ -36,15 +27,15 @@ def _codecs() -> tuple[Callable[[tuple[Any, ...]], tuple[Any, ...]], Callable[[A
     fields as slices, each enum as its value) and back. One expression each, no loop per field."""
     out, back, start = [], [], 0
     names: dict[str, object] = {"build": build_record}
-    for index, name in enumerate(_FIELDS):
-        enum_class = _MEMBERS.get(name)
-        if enum_class is None:
+    for index, name in enumerate(_FIELD_ORDER):
+        members = _ENUM_MEMBERS.get(name)
+        if members is None:
             continue
         if start < index:
             out.append(f"row[{start}:{index}]")
             back.append(f"*p[{len(out) - 1}]")
         out.append(f"row[{index}].value if row[{index}] is not None else None")
-        names[f"m{index}"] = enum_class._value2member_map_
+        names[f"m{index}"] = members
         back.append(f"m{index}[p[{len(out) - 1}]] if p[{len(out) - 1}] is not None else None")
         start = index + 1
     out.append(f"row[{start}:]")
@@ -65,7 +56,7 @@ def pack(record: PayoutRecord) -> bytes | None:
     try:
         # marshal takes only exact built-in types (no subclasses), so what it packs comes back equal
         # and of the same types.
-        return marshal.dumps(_parts(_row(record)))
+        return marshal.dumps(_parts(_fields_of(record)))
     except (ValueError, AttributeError):
         return None
 

@@ -165,7 +165,7 @@ class PayoutRecord:
         # prebuilt encoder, where attrs.asdict and json.dumps(**options) cost several times more.
         doc = dict(zip(_FIELD_ORDER, _fields_of(self), strict=True))
         doc["version"] = RECORD_VERSION
-        for name in _ENUM_FIELDS:
+        for name in _ENUM_MEMBERS:
             value = doc[name]
             doc[name] = value.value if value is not None else None
         doc["result"] = dict(self.result) if self.result is not None else None
@@ -227,7 +227,6 @@ build_record = positional_constructor(PayoutRecord)
 
 #: The record layout :meth:`PayoutRecord.to_json` writes (earlier versions wrote none).
 RECORD_VERSION = 2
-_ENUM_FIELDS = ("state", "status", "notified_status", "delivering")
 _FIELD_ORDER = tuple(a.name for a in attrs.fields(PayoutRecord))
 _FIELD_NAMES = frozenset(_FIELD_ORDER)
 _fields_of = operator.attrgetter(*_FIELD_ORDER)
@@ -235,6 +234,13 @@ _fields_of = operator.attrgetter(*_FIELD_ORDER)
 _DEFAULTS = tuple((a.name, a.default) for a in attrs.fields(PayoutRecord))
 _STATES = RecordState._value2member_map_
 _STATUSES = PayoutStatus._value2member_map_
+#: The record's enum fields, each with its members by value (records store and pack the value).
+_ENUM_MEMBERS = {
+    "state": _STATES,
+    "status": _STATUSES,
+    "notified_status": _STATUSES,
+    "delivering": _STATUSES,
+}
 # Sorted keys, compact: the text a store writes, compares against and reads back must not change
 # between versions. Answers hold JSON numbers as Decimal (protocol/strict_json.py): default=str
 # keeps them as their exact text.

@@ -7,8 +7,7 @@ import math
 from ..protocol.rules import check_out_trade_no
 from ._journal import Clock, JournalStore, T, Update
 from ._shelf import RecordShelf
-from .base import OPEN_STATES, Claim, OpenRecords, PayoutRecord
-from .rules import first_claim
+from .base import OPEN_STATES, OpenRecords, PayoutRecord
 
 __all__ = ["MemoryStore"]
 
@@ -44,53 +43,6 @@ class MemoryStore(JournalStore):
 
     async def _update(self, out_trade_no: str, update: Update[T]) -> T:
         return self._update_now(out_trade_no, update)
-
-    def claim_now(
-        self,
-        out_trade_no: str,
-        fingerprint: str,
-        *,
-        owner: str,
-        lease_seconds: float,
-        amount: str | None,
-        currency: str | None,
-        sending: bool = False,
-        adopt_refusal: bool = False,
-    ) -> Claim:
-        """:meth:`claim` as a plain call; a new number (every payout's first claim) goes straight
-        to its rule, without the general rule's closure (unless a subclass has its own
-        ``_update_now``, which then sees every claim)."""
-        records = self._records
-        if out_trade_no in records or not self._plain_claims():
-            return super().claim_now(
-                out_trade_no,
-                fingerprint,
-                owner=owner,
-                lease_seconds=lease_seconds,
-                amount=amount,
-                currency=currency,
-                sending=sending,
-                adopt_refusal=adopt_refusal,
-            )
-        check_out_trade_no(out_trade_no)
-        now = self._clock()
-        lease = now + lease_seconds
-        record, claim = first_claim(
-            out_trade_no, fingerprint, owner, lease, amount, currency, now, sending
-        )
-        records.put(out_trade_no, record)
-        return claim
-
-    def _plain_claims(self) -> bool:
-        """Whether nothing overrides how a claim is decided or written (a subclass, or a test that
-        patched this instance): then a new number's claim may skip both."""
-        cls = type(self)
-        return (
-            cls._update_now is MemoryStore._update_now
-            and cls._claim_rule is JournalStore._claim_rule
-            and "_update_now" not in vars(self)
-            and "_claim_rule" not in vars(self)
-        )
 
     async def get(self, out_trade_no: str) -> PayoutRecord | None:
         """The record of ``out_trade_no``, if any."""

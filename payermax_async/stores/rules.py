@@ -30,7 +30,6 @@ __all__ = [
     "decide_claim",
     "decide_delivery",
     "end_delivery",
-    "first_claim",
     "in_doubt",
     "order_fact",
     "owned",
@@ -163,7 +162,7 @@ def _matches_order(old: PayoutRecord, amount: str | None, currency: str | None) 
     return True
 
 
-def first_claim(
+def _first_claim(
     out_trade_no: str,
     fingerprint: str,
     owner: str,
@@ -173,8 +172,8 @@ def first_claim(
     now: float,
     sending: bool,
 ) -> tuple[PayoutRecord, Claim]:
-    """:func:`decide_claim` for a number with no record: the record of its first claim (``SENT`` at
-    once when the claim sends, with ``lease`` its lease's end) and the ``SEND`` claim."""
+    """A number's first claim: its record (``SENT`` at once when the claim sends, with ``lease``
+    its lease's end) and the ``SEND`` claim."""
     record = build_record(
         out_trade_no,
         fingerprint,
@@ -221,7 +220,7 @@ def decide_claim(
     sends right after, and a crash in between leaves a record the next owner queries first."""
     lease = now + lease_seconds
     if old is None:
-        return first_claim(out_trade_no, fingerprint, owner, lease, amount, currency, now, sending)
+        return _first_claim(out_trade_no, fingerprint, owner, lease, amount, currency, now, sending)
     if old.state is RecordState.CONFLICT:
         return None, Claim(ClaimOutcome.CONFLICT, old)
     if old.fingerprint and old.fingerprint != fingerprint:
