@@ -125,10 +125,11 @@ def check_pay_reply(call: Call, reply: Reply) -> None:
     """
     key = call.idempotency_key
     data = reply.data or {}
-    status = data.get("status", PayoutStatus.PENDING.value)
+    status = data.get("status", _PENDING)
     if data.get("outTradeNo") != key or not isinstance(status, str) or status not in _STATUS_VALUES:
         msg = f"{call.api} answer for {last4(key or '')} lacks our outTradeNo or a known status"
         raise InvalidResponseError(msg, http_status=reply.http_status)
 
 
 _STATUS_VALUES = frozenset(status.value for status in PayoutStatus)
+_PENDING = PayoutStatus.PENDING.value  # read once: an enum's .value is a Python property call

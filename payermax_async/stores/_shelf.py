@@ -34,7 +34,9 @@ def _codecs() -> tuple[Callable[[tuple[Any, ...]], tuple[Any, ...]], Callable[[A
         if start < index:
             out.append(f"row[{start}:{index}]")
             back.append(f"*p[{len(out) - 1}]")
-        out.append(f"row[{index}].value if row[{index}] is not None else None")
+        # _value_ is the member's own attribute (.value is a property: a Python call per read); a
+        # plain str in its place (a hand-built record) has neither, so the record stays an object.
+        out.append(f"row[{index}]._value_ if row[{index}] is not None else None")
         names[f"m{index}"] = members
         back.append(f"m{index}[p[{len(out) - 1}]] if p[{len(out) - 1}] is not None else None")
         start = index + 1

@@ -167,7 +167,8 @@ class PayoutRecord:
         doc["version"] = RECORD_VERSION
         for name in _ENUM_MEMBERS:
             value = doc[name]
-            doc[name] = value.value if value is not None else None
+            # The member's own _value_: .value is a Python-level property, read per field per write.
+            doc[name] = value._value_ if value is not None else None
         doc["result"] = dict(self.result) if self.result is not None else None
         return _encode_record(doc)
 
