@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+import gc
+import pickle
+
 import attrs
 import pytest
 
 from payermax_async._frozen import positional_constructor
+from payermax_async.models import PayoutNotification, PayoutOrder, PayoutResult
+from payermax_async.models.payouts import FundsDetail
 from payermax_async.pipeline.chain import Call, Reply, build_reply
-from payermax_async.stores.base import PayoutRecord, RecordState, build_record
+from payermax_async.stores.base import Claim, PayoutRecord, RecordState, build_record
+from payermax_async.stores.intent import PayoutIntent
+
+# The classes built per payout or notification: declared without a __weakref__ slot so that their
+# constructor fills a draft and assigns __class__ (see payermax_async._frozen).
+HOT = [
+    *(PayoutRecord, Claim, PayoutIntent, Call, Reply),
+    *(PayoutResult, PayoutNotification, PayoutOrder, FundsDetail),
+]
+
+
+@attrs.frozen
+class WithWeakref:
+    """A class CPython will not let a draft become (its weak-reference slot follows the fields)."""
+
+    amount: object
+    currency: object = None
+
+
+@attrs.frozen(weakref_slot=False, cache_hash=True)
+class CachedHash:
+    """Its slots are not exactly its fields (attrs adds one for the hash)."""
+
+    amount: object
+    currency: object = None
+
+
+@attrs.frozen(weakref_slot=False)
+class Base:
+    amount: object
+
+
+@attrs.frozen(weakref_slot=False)
+class Derived(Base):
+    """Slots inherited from a base: not a layout a plain draft has."""
+
+    currency: object = None
 
 
 def _values(cls: type) -> list[object]:
@@ -15,13 +56,46 @@ def _values(cls: type) -> list[object]:
     return [f"value-{index}" for index, _ in enumerate(attrs.fields(cls))]
 
 
-@pytest.mark.parametrize("cls", [PayoutRecord, Call, Reply])
+@pytest.mark.parametrize("cls", [*HOT, WithWeakref, Derived])
 def test_it_builds_what_init_builds(cls: type) -> None:
     values = _values(cls)
     built: object = positional_constructor(cls)(*values)
+    made = cls.__new__(cls)
+    made.__init__(*values)  # __init__ itself, whatever the class's own __new__/__init__ checks
     assert type(built) is cls
-    assert built == cls(*values)
+    assert built == made
+    assert hash(built) == hash(made)
+    assert repr(built) == repr(made)
     assert [getattr(built, field.name) for field in attrs.fields(cls)] == values
+    assert pickle.loads(pickle.dumps(built)) == built  # noqa: S301 - our own bytes
+    assert gc.is_tracked(built)  # an ordinary instance: the collector sees what it holds
+
+
+@pytest.mark.parametrize("cls", HOT)
+def test_the_hot_classes_are_built_from_a_draft(cls: type) -> None:
+    # A __weakref__ slot (attrs' default) would silently send them back to the slower path.
+    build = positional_constructor(cls)
+    assert "__class__" in build.__code__.co_names
+    assert not hasattr(build(*_values(cls)), "__weakref__")
+
+
+@pytest.mark.parametrize("cls", [WithWeakref, Derived])
+def test_classes_a_draft_cannot_become_use_the_slots_descriptors(cls: type) -> None:
+    assert "__class__" not in positional_constructor(cls).__code__.co_names
+
+
+def test_a_class_with_a_slot_that_is_no_field_is_refused() -> None:
+    # Its __init__ fills the cached hash's slot; a constructor that skipped it would build an
+    # instance whose hash() fails.
+    with pytest.raises(TypeError, match="slots that are not its fields"):
+        positional_constructor(CachedHash)
+
+
+def test_a_draft_class_never_escapes() -> None:
+    built = build_record(*_values(PayoutRecord))
+    assert type(built) is PayoutRecord
+    assert isinstance(built, PayoutRecord)
+    assert not any(type(obj).__name__.endswith("Draft") for obj in gc.get_referrers(PayoutRecord))
 
 
 def test_what_it_builds_stays_frozen() -> None:

@@ -12,7 +12,7 @@ from .payouts import PayoutOrder
 __all__ = ["PayoutNotification"]
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class PayoutNotification:
     """A verified ``PAYOUT`` notification. ``data`` is the payout as the gateway now sees it.
 

@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class FieldError:
     """One payee field that failed validation, with PayerMax's explanation."""
 
@@ -25,7 +25,7 @@ class FieldError:
     error_msg: str
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class FieldValidationResult:
     """Result of a payee field validation.
 

@@ -28,7 +28,7 @@ _decode = scanner(json.JSONDecoder())
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Call:
     """One logical API call as it travels down the chain.
 
@@ -113,7 +113,7 @@ class Call:
         )
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Reply:
     """A verified ``APPLY_SUCCESS`` answer from the gateway.
 

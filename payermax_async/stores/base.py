@@ -83,7 +83,7 @@ KNOWN_STATES = frozenset({RecordState.ACCEPTED, RecordState.FINAL})
 MAYBE_SENT_STATES = frozenset({RecordState.SENT, RecordState.IN_DOUBT})
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class PayoutRecord:
     """One journal entry. Holds no payee data: only numbers, amounts, states and error codes.
 
@@ -292,7 +292,7 @@ class OpenRecords:
     unreadable: list[str] = attrs.field(factory=list)
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class Claim:
     """The decision of a claim and the record as it stands afterwards."""
 

@@ -61,7 +61,7 @@ def fingerprint(data: Mapping[str, object]) -> str:
     return FINGERPRINT_VERSION + digest
 
 
-@attrs.frozen
+@attrs.frozen(weakref_slot=False)
 class PayoutIntent:
     """One payout request as the journal sees it, computed once per call.
 
