@@ -72,7 +72,8 @@ def _status(value: object) -> PayoutStatus | None:
 
 def _order_trade(result: Mapping[str, object]) -> tuple[str | None, str | None]:
     trade = result.get("trade")
-    if not isinstance(trade, Mapping):
+    # None and dict first: isinstance(x, Mapping) is an ABC check, a Python-level call per payout.
+    if trade is None or (type(trade) is not dict and not isinstance(trade, Mapping)):
         return None, None
     amount, currency = trade.get("amount"), trade.get("currency")
     return (
