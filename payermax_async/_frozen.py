@@ -11,13 +11,14 @@ So the constructor made here fills a *draft*: an instance of a plain class with 
 slots, whose fields are stored by ordinary attribute assignment (about 90 instructions each), and
 then turns it into an instance of the real class by assigning ``__class__``. CPython allows that
 only between classes whose memory layout is identical (it checks, and raises ``TypeError``
-otherwise), so the result is an ordinary, frozen instance of the class. A class with a
-``__weakref__`` slot never passes that check (its weak-reference slot sits after the fields), so
-the hot classes are declared with ``weakref_slot=False``; any other class gets the slower
-constructor through the slots' descriptors.
+otherwise), so the result is an ordinary, frozen instance of the class. On Python 3.10 and 3.11 a
+class with a ``__weakref__`` slot never passes that check (its weak-reference slot sits after the
+fields), so the hot classes are declared with ``weakref_slot=False``, alike on every supported
+version; any other class gets the slower constructor through the slots' descriptors.
 
-Either way it exists only for classes whose fields have no converter, validator or ``on_setattr``
-hook (it checks), so what it builds equals what the class's ``__init__`` builds. Callers pass every
+Either way it exists only for classes whose fields have no converter or validator and that have no
+init hook or ``__init__`` of their own (it checks), so what it builds equals what the class's
+``__init__`` builds. Callers pass every
 field, positionally, in the class's field order.
 """
 
@@ -33,12 +34,16 @@ __all__ = ["positional_constructor"]
 T = TypeVar("T")
 
 
+_INIT_HOOKS = ("__attrs_pre_init__", "__attrs_post_init__", "__attrs_init__")
+
+
 def positional_constructor(cls: type[T]) -> Callable[..., T]:
     """A function ``(field1, field2, ...) -> cls`` taking every field of ``cls`` in order.
 
     Raises:
-        TypeError: ``cls`` is not a slotted attrs class, a field has a converter or validator (the
-            fast path would skip it), or it has a slot that is not a field (a cached hash).
+        TypeError: ``cls`` is not a slotted attrs class, a field has a converter or validator, the
+            class has an init hook or an ``__init__`` of its own (the fast path would skip them), or
+            it has a slot that is not a field (a cached hash).
     """
     fields = attrs.fields(cast(Any, cls))
     names = [field.name for field in fields]
@@ -48,6 +53,11 @@ def positional_constructor(cls: type[T]) -> Callable[..., T]:
             raise TypeError(msg)
     if "__slots__" not in vars(cls) or any(not field.init for field in fields):
         msg = f"{cls.__name__} must be a slotted attrs class whose fields are all in __init__"
+        raise TypeError(msg)
+    hooks = [name for name in _INIT_HOOKS if hasattr(cls, name)]
+    if hooks:
+        # A hook (or a hand-written __init__ beside attrs' __attrs_init__) must run on every build.
+        msg = f"{cls.__name__} has {hooks[0]}, which only its own __init__ runs"
         raise TypeError(msg)
     if not set(vars(cls)["__slots__"]) <= {*names, "__weakref__"}:
         # A slot no field fills (attrs' cached hash) would be left unset: its __init__ must run.

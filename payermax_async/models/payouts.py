@@ -115,7 +115,7 @@ def _model_amount_text(value: object) -> str:
 # ---------------------------------------------------------------------------------------------- request
 
 
-@attrs.frozen(init=False, weakref_slot=False)
+@attrs.frozen(init=False)
 class Trade:
     """What to pay: ``amount`` in ``currency`` (ISO 4217).
 
@@ -146,7 +146,7 @@ class Trade:
         return self._amount_text
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class AccountInfo:
     """The payee's account: wallet id, phone number or bank account number."""
 
@@ -155,7 +155,7 @@ class AccountInfo:
     check_digit: str | None = None
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class BankInfo:
     """Bank details for ``BANK_TRANSFER`` payouts."""
 
@@ -166,7 +166,7 @@ class BankInfo:
     cor_account_no: str | None = _sensitive()
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class Name:
     """The payee's name; which parts are needed depends on country and method."""
 
@@ -176,7 +176,7 @@ class Name:
     full_name: str | None = _sensitive()
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class Document:
     """An identity document of the payee."""
 
@@ -186,7 +186,7 @@ class Document:
     document_expire_date: str | None = None
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class Address:
     """The payee's address."""
 
@@ -196,7 +196,7 @@ class Address:
     zip_code: str | None = None
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class PayeeInfo:
     """Who receives the money and how (``payeeInfo``)."""
 
@@ -216,7 +216,7 @@ class PayeeInfo:
     payee_birth_country: str | None = None
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class PayerName:
     """The payer's name (``payerInfo.name``); masked in ``repr`` like the payee's."""
 
@@ -226,7 +226,7 @@ class PayerName:
     full_name: str | None = _sensitive()
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class PayerInfo:
     """Who pays, for merchants paying on behalf of sub-merchants (``payerInfo``)."""
 
@@ -238,7 +238,7 @@ class PayerInfo:
     name: PayerName | None = None
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class RiskParams:
     """Risk-control data about the merchant's user (``riskParams``)."""
 
@@ -263,7 +263,7 @@ class RiskParams:
     )
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class PayoutRequest:
     """One payout (the ``data`` of ``paymentOrderPay``).
 
@@ -291,7 +291,7 @@ class PayoutRequest:
     purpose: str | None = None
 
 
-@attrs.frozen(weakref_slot=False)
+@attrs.frozen
 class FieldValidationRequest:
     """The ``data`` of ``paymentFieldValidation``: a payout's payee fields, without the payout itself."""
 
