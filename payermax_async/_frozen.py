@@ -18,8 +18,7 @@ version; any other class gets the slower constructor through the slots' descript
 
 Either way it exists only for classes whose fields have no converter or validator and that have no
 init hook or ``__init__`` of their own (it checks), so what it builds equals what the class's
-``__init__`` builds. Callers pass every
-field, positionally, in the class's field order.
+``__init__`` builds. Callers pass every field, positionally, in the class's field order.
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TypeGuard
 
 import attrs
 
 from .._fastjson import compact_encoder
 from .._frozen import positional_constructor
+from ..protocol.rules import is_mapping
 
 __all__ = ["FINGERPRINT_VERSION", "PayoutIntent", "fingerprint", "legacy_fingerprint"]
 
@@ -27,11 +27,6 @@ FINGERPRINT_VERSION = "v2:"
 # durable journals compare fingerprints written by earlier versions. Fingerprinted data is parsed
 # JSON or a checked request, which cannot contain itself: no circular check.
 _canonical = compact_encoder(sort_keys=True, ensure_ascii=False, default=str)
-
-
-def _is_mapping(value: object) -> TypeGuard[Mapping[str, object]]:
-    # A dict first: isinstance(x, Mapping) is an ABC check, a Python-level call, twice per payout.
-    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _plain_amount(value: object) -> object:
@@ -58,7 +53,7 @@ def legacy_fingerprint(data: Mapping[str, object]) -> str:
 def fingerprint(data: Mapping[str, object]) -> str:
     """The v2 fingerprint of a request's ``data``: canonical form, amount as a plain number."""
     trade = data.get("trade")
-    if _is_mapping(trade) and "amount" in trade:
+    if is_mapping(trade) and "amount" in trade:
         amount = trade["amount"]
         plain = _plain_amount(amount)
         if plain is not amount:  # a copy only when the amount is written otherwise
@@ -90,7 +85,7 @@ class PayoutIntent:
         """The intent of one payout request's ``data``."""
         trade = data.get("trade")
         amount = currency = None
-        if _is_mapping(trade):
+        if is_mapping(trade):
             raw_amount, raw_currency = trade.get("amount"), trade.get("currency")
             amount = str(raw_amount) if raw_amount is not None else None
             currency = str(raw_currency) if raw_currency is not None else None

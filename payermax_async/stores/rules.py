@@ -13,6 +13,7 @@ import attrs
 
 from .._frozen import positional_constructor
 from ..models.payouts import PayoutOrder, PayoutStatus, is_forward
+from ..protocol.rules import is_mapping
 from .base import (
     KNOWN_STATES,
     MAYBE_SENT_STATES,
@@ -72,8 +73,7 @@ def _status(value: object) -> PayoutStatus | None:
 
 def _order_trade(result: Mapping[str, object]) -> tuple[str | None, str | None]:
     trade = result.get("trade")
-    # None and dict first: isinstance(x, Mapping) is an ABC check, a Python-level call per payout.
-    if trade is None or (type(trade) is not dict and not isinstance(trade, Mapping)):
+    if not is_mapping(trade):
         return None, None
     amount, currency = trade.get("amount"), trade.get("currency")
     return (
